@@ -1,0 +1,1 @@
+"""The ``tracker`` command line (Typer). Each module registers the commands of one area."""

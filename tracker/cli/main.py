@@ -1,0 +1,59 @@
+"""Entry point of the ``tracker`` console script."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+
+from tracker import __version__
+from tracker.cli.errors import report
+
+app = typer.Typer(
+    help="Compute threshold tracker: estimate AI compute and flag registration thresholds.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+# Each area registers its own commands; listed here so the command set reads in one place.
+COMMAND_MODULES = (
+    "tracker.cli.db",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"tracker {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    """Compute threshold tracker."""
+
+
+for _module in COMMAND_MODULES:
+    importlib.import_module(_module).register(app)
+
+
+def run() -> None:
+    """Console script: never show a traceback; print one sentence and exit non-zero."""
+    try:
+        app(standalone_mode=False)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.exit(1)
+    except Exception as exc:
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        sys.exit(report(exc))
+    sys.exit(0)
