@@ -78,7 +78,7 @@ def iter_events(session: Session, start: datetime | None = None,
                 end: datetime | None = None, batch: int = 5000) -> Iterator[AuditEvent]:
     last_id = 0
     while True:
-        query = select(AuditEvent).where(AuditEvent.id > last_id)
+        query = select(AuditEvent).where(AuditEvent.id > last_id)  # type: ignore[operator]
         if start is not None:
             query = query.where(AuditEvent.at >= start)
         if end is not None:
