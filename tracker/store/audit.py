@@ -63,6 +63,30 @@ def record(session: Session, *, actor: str, action: str, entity: str, entity_id:
     return event
 
 
+def record_many(session: Session, entries: list[dict[str, Any]], *, at: datetime | None = None) -> int:
+    """Append many entries at once (one chain-head read, one bulk insert), e.g. an evaluation's
+    flag transitions. Each entry has keys actor, action, entity, entity_id and optional details."""
+    if not entries:
+        return 0
+    _lock_chain(session)
+    head = session.exec(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).first()  # type: ignore[union-attr]
+    prev = head or GENESIS_HASH
+    when = at or utcnow()
+    rows = []
+    for entry in entries:
+        details_json = json.dumps(entry.get("details") or {}, sort_keys=True, default=str)
+        entity_id = str(entry["entity_id"])
+        digest = entry_hash(prev, when, entry["actor"], entry["action"], entry["entity"], entity_id,
+                            details_json)
+        rows.append({"at": when, "actor": entry["actor"], "action": entry["action"],
+                     "entity": entry["entity"], "entity_id": entity_id, "details_json": details_json,
+                     "prev_hash": prev, "hash": digest})
+        prev = digest
+    # Core insert keeps the list order, so ids follow the chain.
+    session.execute(sa.insert(AuditEvent), rows)
+    return len(rows)
+
+
 @dataclass(frozen=True)
 class VerifyResult:
     checked: int

@@ -8,6 +8,7 @@ kept with ``is_current = False`` and a pointer to what replaced it, never delete
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
@@ -354,3 +355,9 @@ class SystemMatch(SQLModel, table=True):
     system_id: int = Field(foreign_key="ai_system.id", unique=True)
     public_name_key: str = Field(max_length=300)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
+
+
+def columns(model: type[SQLModel]) -> Any:
+    """The table's column collection, for SQLAlchemy Core queries (typed loosely on purpose:
+    SQLModel annotates attributes with Python types, which Core's typing does not accept)."""
+    return model.__table__.c  # type: ignore[attr-defined]

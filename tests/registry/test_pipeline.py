@@ -1,0 +1,86 @@
+"""The evaluation shell: estimates, flags, history and alerts written once, on both backends."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from tests.registry.factories import add_system_with_run
+from tracker.auth.scope import SYSTEM_SCOPE, Scope
+from tracker.registry.pipeline import run_evaluation
+from tracker.registry.report import report_from_db
+from tracker.store import audit
+from tracker.store.models import Alert, AlertDelivery, Estimate, Flag, FlagEvent
+
+AS_OF = date(2026, 11, 27)
+
+
+@pytest.fixture
+def llama(engine: Engine) -> int:
+    # Llama 3.1 405B, as its model card files it: 30.84M H100-hours, 405B x 15.6T, 3.8e25 reported.
+    return add_system_with_run(
+        engine, provider="meta", system="Llama 3.1 405B", accelerator="NVIDIA H100 SXM5",
+        chip_hours=30.84e6, precision="bf16", parameters=405e9, training_tokens=15.6e12,
+        reported_flop=3.8e25, end_date=date(2024, 7, 1),
+    )
+
+
+def test_evaluation_flags_llama_405b_above_the_eu_threshold(engine: Engine, llama: int,
+                                                             settings_env: object) -> None:
+    summary = run_evaluation(engine, AS_OF, actor="test")
+    assert summary.systems == 1
+    with Session(engine) as session:
+        training = session.exec(select(Estimate).where(Estimate.system_id == llama,
+                                                       Estimate.kind == "training")).one()
+        assert 3.8e25 / 1.3 <= training.central_flop <= 3.8e25 * 1.3
+        assert training.low_flop <= training.central_flop <= training.high_flop
+        assert "reported" in training.methods and "architecture" in training.methods
+        eu = session.exec(select(Flag).where(Flag.subject_id == llama,
+                                             Flag.regime_id == "eu-aia-gpaisr-presumption")).one()
+        assert eu.status == "above"
+        assert eu.threshold == 1e25
+        ca = session.exec(select(Flag).where(Flag.subject_id == llama,
+                                             Flag.regime_id == "us-ca-sb53-frontier-model")).one()
+        assert ca.status == "below"
+        alerts = session.exec(select(Alert).where(Alert.kind == "flag_change")).all()
+        assert any(a.regime_id == "eu-aia-gpaisr-presumption" for a in alerts)
+        assert session.exec(select(FlagEvent)).all()
+        assert audit.verify(session).ok
+
+
+def test_second_evaluation_writes_nothing_new(engine: Engine, llama: int, settings_env: object) -> None:
+    run_evaluation(engine, AS_OF, actor="test")
+    with Session(engine) as session:
+        counts = (len(session.exec(select(Estimate)).all()), len(session.exec(select(FlagEvent)).all()),
+                  len(session.exec(select(Alert)).all()), len(session.exec(select(AlertDelivery)).all()))
+    again = run_evaluation(engine, AS_OF, actor="test")
+    assert again.estimates_written == 0 and again.flags_written == 0 and again.transitions == 0
+    with Session(engine) as session:
+        assert (len(session.exec(select(Estimate)).all()), len(session.exec(select(FlagEvent)).all()),
+                len(session.exec(select(Alert)).all()),
+                len(session.exec(select(AlertDelivery)).all())) == counts
+
+
+def test_lineage_adds_base_compute_and_report_follows_the_contract(engine: Engine, llama: int,
+                                                                   settings_env: object) -> None:
+    tuned = add_system_with_run(
+        engine, provider="acme", system="Llama Legal", base_system_id=llama, run_id="ft-1",
+        stage="fine_tuning", accelerator="H100-SXM", accelerator_count=512, training_hours=240,
+        precision="bf16", utilization=0.35, parameters=405e9, training_tokens=6e10,
+    )
+    run_evaluation(engine, AS_OF, actor="test")
+    with Session(engine) as session:
+        report = report_from_db(session, SYSTEM_SCOPE)
+        only_acme = report_from_db(session, Scope(actor="a", role="provider", provider_id=2))
+    entries = {e["system"]: e for e in report["systems"]}
+    legal = entries["Llama Legal"]
+    base = entries["Llama 3.1 405B"]
+    assert legal["training_flop"]["central"] > base["training_flop"]["central"]
+    assert set(legal) >= {"provider", "system", "version", "training_flop", "confidence", "methods",
+                          "inference_flop_30d", "flags"}
+    assert {f["regime"] for f in legal["flags"]} >= {"eu-gl-modifier-relative"}
+    assert [e["system"] for e in only_acme["systems"]] == ["Llama Legal"]
+    assert tuned > llama

@@ -1,0 +1,96 @@
+"""`tracker evaluate` and `tracker systems`: the registry's estimates and flags."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from datetime import date
+from enum import StrEnum
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlmodel import Session
+
+from tracker.auth.scope import SYSTEM_SCOPE
+from tracker.registry.pipeline import run_evaluation, today_utc
+from tracker.registry.report import report_from_db
+from tracker.store.db import get_engine
+from tracker.units import format_flop
+
+
+class Format(StrEnum):
+    json = "json"
+    table = "table"
+    csv = "csv"
+
+
+def evaluate(
+    as_of: str = typer.Option(None, "--as-of", help="evaluation date (YYYY-MM-DD); default today (UTC)"),
+) -> None:
+    """Re-estimate every system and evaluate every regime now, then print a one-line summary."""
+    day = date.fromisoformat(as_of) if as_of else today_utc()
+    summary = run_evaluation(get_engine(), day, actor="cli")
+    typer.echo(summary.line())
+
+
+def systems(fmt: Format = typer.Option(Format.table, "--format", help="json, table or csv")) -> None:
+    """The registry with estimates and flags."""
+    with Session(get_engine()) as session:
+        report = report_from_db(session, SYSTEM_SCOPE)
+    emit_report(report, fmt)
+
+
+def emit_report(report: dict[str, Any], fmt: Format) -> None:
+    if fmt is Format.json:
+        typer.echo(json.dumps(report, indent=2))
+    elif fmt is Format.csv:
+        _write_csv(report)
+    else:
+        _print_table(report)
+
+
+def _flags_text(entry: dict[str, Any]) -> str:
+    return "; ".join(
+        f"{f['regime']}: {f['status']}{' (projected)' if f['projected'] else ''}"
+        + (f" by {f['deadline']}" if f.get("deadline") else "")
+        for f in entry["flags"] if f["status"] in ("above", "likely_above")
+    )
+
+
+def _write_csv(report: dict[str, Any]) -> None:
+    from tracker.export import neutralise
+
+    writer = csv.writer(sys.stdout)
+    writer.writerow(["provider", "system", "version", "training_flop_central", "training_flop_low",
+                     "training_flop_high", "confidence", "methods", "inference_flop_30d_central",
+                     "flags"])
+    for entry in report["systems"]:
+        training = entry["training_flop"] or {}
+        inference = entry.get("inference_flop_30d") or {}
+        row = [entry["provider"], entry["system"], entry["version"], training.get("central"),
+               training.get("low"), training.get("high"), entry["confidence"],
+               ",".join(entry["methods"]), inference.get("central"), _flags_text(entry)]
+        writer.writerow([neutralise(v) for v in row])
+
+
+def _print_table(report: dict[str, Any]) -> None:
+    table = Table(title=f"Registry (methodology {report['methodology_version']})")
+    for column in ("provider", "system", "training compute (90% interval)", "confidence", "methods",
+                   "above or likely above"):
+        table.add_column(column)
+    for entry in report["systems"]:
+        training = entry["training_flop"]
+        compute = (f"{format_flop(training['central'])} ({format_flop(training['low'])} – "
+                   f"{format_flop(training['high'])})" if training else "no estimate")
+        name = entry["system"] + (f"@{entry['version']}" if entry["version"] else "")
+        table.add_row(entry["provider"] or "", name, compute, entry["confidence"] or "",
+                      ", ".join(entry["methods"]), _flags_text(entry))
+    Console().print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("evaluate")(evaluate)
+    app.command("systems")(systems)

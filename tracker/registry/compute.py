@@ -1,0 +1,69 @@
+"""Pure glue: registry frames in, estimates and flags out. No database, clock or files."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import polars as pl
+
+from tracker.catalog.accelerators import Catalog
+from tracker.estimate.engine import cluster_capacity, estimate_inference, estimate_runs, estimate_systems
+from tracker.regimes.evaluate import Evaluation, evaluate
+from tracker.regimes.model import Regime
+from tracker.registry.inputs import RegistryInputs
+
+
+@dataclass(frozen=True)
+class RegistryResult:
+    run_estimates: pl.DataFrame
+    systems: pl.DataFrame  # one row per system: identity, estimates, inference, provider
+    clusters: pl.DataFrame
+    evaluation: Evaluation
+
+
+def _systems_with_lineage(systems: pl.DataFrame, runs: pl.DataFrame) -> pl.DataFrame:
+    # A system's base is what its record says, else the base its newest run declares.
+    run_base = (
+        runs.filter(pl.col("base_system_key").is_not_null())
+        .sort("run_key")
+        .group_by("system_key")
+        .agg(pl.col("base_system_key").last().alias("_run_base"))
+    )
+    return (
+        systems.join(run_base, on="system_key", how="left")
+        .with_columns(pl.coalesce("base_system_key", "_run_base").alias("base_system_key"))
+        .drop("_run_base")
+    )
+
+
+def _active_parameters(runs: pl.DataFrame) -> pl.DataFrame:
+    """Per system, the active parameter count of its newest run that files one (for inference)."""
+    return (
+        runs.with_columns(pl.coalesce("active_parameters", "parameters").alias("active_parameters"))
+        .filter(pl.col("active_parameters").is_not_null())
+        .sort("run_key", "end_date", nulls_last=False)
+        .group_by("system_key")
+        .agg(pl.col("active_parameters").last())
+    )
+
+
+def compute_registry(inputs: RegistryInputs, catalog: Catalog, regimes: list[Regime], as_of: date) -> RegistryResult:
+    runs = inputs.runs.with_columns(catalog.resolve_series(inputs.runs["accelerator"]).alias("accelerator"))
+    systems = _systems_with_lineage(inputs.systems, runs)
+    run_estimates = estimate_runs(runs, catalog)
+    system_estimates = estimate_systems(run_estimates, systems.select("system_key", "base_system_key"), as_of)
+    usage = inputs.usage.with_columns(catalog.resolve_series(inputs.usage["accelerator"]).alias("accelerator"))
+    inference = estimate_inference(usage, _active_parameters(runs), catalog, as_of)
+    clusters = cluster_capacity(
+        inputs.clusters.with_columns(catalog.resolve_series(inputs.clusters["accelerator"]).alias("accelerator")),
+        catalog,
+    )
+    joined = (
+        systems.drop("base_system_key")
+        .join(system_estimates, on="system_key", how="left")
+        .join(inference, on="system_key", how="left", suffix="_inference")
+    )
+    previous = inputs.previous_flags.drop("subject_kind")
+    evaluation = evaluate(joined, regimes, as_of, previous_flags=previous, clusters=clusters)
+    return RegistryResult(run_estimates=run_estimates, systems=joined, clusters=clusters, evaluation=evaluation)

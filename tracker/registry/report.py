@@ -1,0 +1,112 @@
+"""The contract's JSON shape (§3) for ``tracker systems`` and ``tracker estimate``.
+
+Only the four contract statuses are reported as flags; ``unknown`` evaluations (a regime whose
+test needs data the tracker does not hold) are left out of this output, not guessed.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+from typing import Any
+
+import polars as pl
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from tracker.auth.scope import Scope
+from tracker.estimate import METHODOLOGY_VERSION
+from tracker.store.models import AISystem, Estimate, Flag, Provider, columns
+
+CONTRACT_STATUSES = ("above", "likely_above", "likely_below", "below")
+
+
+def _interval(central: Any, low: Any, high: Any) -> dict[str, float] | None:
+    if central is None or (isinstance(central, float) and math.isnan(central)):
+        return None
+    return {"central": float(central), "low": float(low if low is not None else central),
+            "high": float(high if high is not None else central)}
+
+
+def _flag(row: dict[str, Any]) -> dict[str, Any]:
+    deadline = row.get("deadline")
+    return {
+        "regime": row["regime_id"], "status": row["status"], "projected": bool(row["projected"]),
+        "threshold": row["threshold"],
+        "deadline": deadline.isoformat() if isinstance(deadline, date) else deadline,
+    }
+
+
+def build_report(systems: pl.DataFrame, flags: pl.DataFrame, *, include_inference: bool = True) -> dict[str, Any]:
+    """``systems``: system_key, provider, name, version, training_flop_*, confidence, methods
+    (list of str), inference_flop_30d_*; ``flags``: subject_key, regime_id, status, projected,
+    threshold, deadline."""
+    by_system: dict[str, list[dict[str, Any]]] = {}
+    reported = flags.filter(pl.col("status").is_in(CONTRACT_STATUSES)).sort("subject_key", "regime_id")
+    for row in reported.iter_rows(named=True):
+        by_system.setdefault(row["subject_key"], []).append(_flag(row))
+    out = []
+    for row in systems.sort("provider", "name", "version", nulls_last=True).iter_rows(named=True):
+        entry: dict[str, Any] = {
+            "provider": row.get("provider"),
+            "system": row["name"],
+            "version": row.get("version") or "",
+            "training_flop": _interval(row.get("training_flop_central"), row.get("training_flop_low"),
+                                       row.get("training_flop_high")),
+            "confidence": row.get("confidence"),
+            "methods": list(row.get("methods") or []),
+        }
+        if include_inference:
+            entry["inference_flop_30d"] = _interval(row.get("inference_flop_30d_central"),
+                                                    row.get("inference_flop_30d_low"),
+                                                    row.get("inference_flop_30d_high"))
+        entry["flags"] = by_system.get(row["system_key"], [])
+        out.append(entry)
+    return {"methodology_version": METHODOLOGY_VERSION, "systems": out}
+
+
+def report_from_db(session: Session, scope: Scope) -> dict[str, Any]:
+    """The registry as stored: current estimates and flags, within the caller's scope."""
+    s, p, e, f = columns(AISystem), columns(Provider), columns(Estimate), columns(Flag)
+    query = scope.restrict(
+        sa.select(sa.cast(s.id, sa.String), p.slug, s.name, s.version).join(p, p.id == s.provider_id),
+        s.provider_id,
+    )
+    systems = pl.DataFrame(
+        [tuple(r) for r in session.execute(query).all()], orient="row",
+        schema={"system_key": pl.String, "provider": pl.String, "name": pl.String, "version": pl.String},
+    )
+    est_query = scope.restrict(
+        sa.select(sa.cast(e.system_id, sa.String), e.kind, e.central_flop, e.low_flop, e.high_flop,
+                  e.confidence, e.methods)
+        .join(s, s.id == e.system_id)
+        .where(e.is_current, e.kind.in_(("training", "inference_30d"))),
+        s.provider_id,
+    )
+    est = pl.DataFrame(
+        [tuple(r) for r in session.execute(est_query).all()], orient="row",
+        schema={"system_key": pl.String, "kind": pl.String, "central": pl.Float64, "low": pl.Float64,
+                "high": pl.Float64, "confidence": pl.String, "methods": pl.String},
+    )
+    training = est.filter(pl.col("kind") == "training").select(
+        "system_key", pl.col("central").alias("training_flop_central"), pl.col("low").alias("training_flop_low"),
+        pl.col("high").alias("training_flop_high"), "confidence",
+        pl.col("methods").str.split(",").list.filter(pl.element() != "").alias("methods"),
+    )
+    inference = est.filter(pl.col("kind") == "inference_30d").select(
+        "system_key", pl.col("central").alias("inference_flop_30d_central"),
+        pl.col("low").alias("inference_flop_30d_low"), pl.col("high").alias("inference_flop_30d_high"),
+    )
+    flag_query = scope.restrict(
+        sa.select(sa.cast(f.subject_id, sa.String), f.regime_id, f.status, f.projected, f.threshold, f.deadline)
+        .join(s, s.id == f.subject_id)
+        .where(f.subject_kind == "system"),
+        s.provider_id,
+    )
+    flags = pl.DataFrame(
+        [tuple(r) for r in session.execute(flag_query).all()], orient="row",
+        schema={"subject_key": pl.String, "regime_id": pl.String, "status": pl.String,
+                "projected": pl.Boolean, "threshold": pl.Float64, "deadline": pl.Date},
+    )
+    joined = systems.join(training, on="system_key", how="left").join(inference, on="system_key", how="left")
+    return build_report(joined, flags)
