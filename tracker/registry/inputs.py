@@ -70,7 +70,7 @@ def load_inputs(session: Session) -> RegistryInputs:
             s.provider_id, p.slug, s.name, s.version,
             sa.and_(base.c.id.is_not(None), base.c.provider_id != s.provider_id),
         )
-        .join(p, p.id == s.provider_id)
+        .join(p.id.table, p.id == s.provider_id)
         .outerjoin(base, base.c.id == s.base_system_id),
         SYSTEM_SCHEMA,
     ).with_columns(pl.col("is_downstream_modifier").fill_null(False))
@@ -98,7 +98,7 @@ def load_inputs(session: Session) -> RegistryInputs:
     clusters = _frame(
         session,
         sa.select(sa.cast(c.id, sa.String), p.slug, c.provider_id, c.accelerator, c.accelerator_count)
-        .join(p, p.id == c.provider_id)
+        .join(p.id.table, p.id == c.provider_id)
         .where(c.is_current),
         CLUSTER_SCHEMA,
     ).with_columns((CLUSTER_PREFIX + pl.col("cluster_key")).alias("cluster_key"))

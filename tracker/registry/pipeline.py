@@ -376,8 +376,8 @@ def _alert_open_discrepancies(session: Session, settings: Settings) -> int:
     d, s, p = columns(Discrepancy), columns(AISystem), columns(Provider)
     rows = session.execute(
         sa.select(Discrepancy, AISystem, Provider)
-        .join(s, s.id == d.system_id)
-        .join(p, p.id == s.provider_id)
+        .join(s.id.table, s.id == d.system_id)
+        .join(p.id.table, p.id == s.provider_id)
         .where(d.is_open)
     ).tuples().all()
     sent = 0

@@ -69,7 +69,7 @@ def report_from_db(session: Session, scope: Scope) -> dict[str, Any]:
     """The registry as stored: current estimates and flags, within the caller's scope."""
     s, p, e, f = columns(AISystem), columns(Provider), columns(Estimate), columns(Flag)
     query = scope.restrict(
-        sa.select(sa.cast(s.id, sa.String), p.slug, s.name, s.version).join(p, p.id == s.provider_id),
+        sa.select(sa.cast(s.id, sa.String), p.slug, s.name, s.version).join(p.id.table, p.id == s.provider_id),
         s.provider_id,
     )
     systems = pl.DataFrame(
@@ -79,7 +79,7 @@ def report_from_db(session: Session, scope: Scope) -> dict[str, Any]:
     est_query = scope.restrict(
         sa.select(sa.cast(e.system_id, sa.String), e.kind, e.central_flop, e.low_flop, e.high_flop,
                   e.confidence, e.methods)
-        .join(s, s.id == e.system_id)
+        .join(s.id.table, s.id == e.system_id)
         .where(e.is_current, e.kind.in_(("training", "inference_30d"))),
         s.provider_id,
     )
@@ -99,7 +99,7 @@ def report_from_db(session: Session, scope: Scope) -> dict[str, Any]:
     )
     flag_query = scope.restrict(
         sa.select(sa.cast(f.subject_id, sa.String), f.regime_id, f.status, f.projected, f.threshold, f.deadline)
-        .join(s, s.id == f.subject_id)
+        .join(s.id.table, s.id == f.subject_id)
         .where(f.subject_kind == "system"),
         s.provider_id,
     )
