@@ -20,6 +20,10 @@ app = typer.Typer(
 # Each area registers its own commands; listed here so the command set reads in one place.
 COMMAND_MODULES = (
     "tracker.cli.db",
+    "tracker.cli.registry",
+    "tracker.cli.audit",
+    "tracker.cli.users",
+    "tracker.cli.serve",
 )
 
 
