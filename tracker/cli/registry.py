@@ -7,6 +7,7 @@ import json
 import sys
 from datetime import date
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -15,6 +16,7 @@ from rich.table import Table
 from sqlmodel import Session
 
 from tracker.auth.scope import SYSTEM_SCOPE
+from tracker.cli.errors import EXIT_REJECTED, fail
 from tracker.registry.pipeline import run_evaluation, today_utc
 from tracker.registry.report import report_from_db
 from tracker.store.db import get_engine
@@ -25,6 +27,39 @@ class Format(StrEnum):
     json = "json"
     table = "table"
     csv = "csv"
+
+
+def estimate(
+    file: Path = typer.Argument(..., help="a disclosure: CSV, JSON, Parquet or XLSX"),
+    kind: str = typer.Option(None, "--kind", help="training_runs, inference_usage or clusters"),
+    fmt: Format = typer.Option(Format.json, "--format", help="json or table"),
+    as_of: str = typer.Option(None, "--as-of", help="evaluate regimes in force on this date; default today"),
+) -> None:
+    """The calculator: estimate what FILE describes without touching the database."""
+    from tracker.catalog.accelerators import load_catalog
+    from tracker.filing.parse import parse_disclosure
+    from tracker.filing.problems import DisclosureRejected
+    from tracker.registry.calculator import estimate_file
+    from tracker.registry.pipeline import default_regimes
+
+    if not file.is_file():
+        fail(f"{file} does not exist or is not a file")
+    catalog = load_catalog()
+    try:
+        parsed = parse_disclosure(file.read_bytes(), file.name, kind, catalog)
+    except DisclosureRejected as exc:
+        for problem in exc.problems:
+            typer.echo(str(problem), err=True)
+        raise typer.Exit(EXIT_REJECTED) from None
+    day = date.fromisoformat(as_of) if as_of else today_utc()
+    report = estimate_file(parsed.kind.name, parsed.records, catalog, default_regimes(), day)
+    if fmt is Format.csv:
+        fail("tracker estimate prints json or table")
+    if report.get("clusters") and fmt is Format.table:
+        fmt = Format.json  # clusters have no table layout; JSON says everything
+    emit_report(report, fmt)
+    for note in report.get("notes", []):
+        typer.echo(f"note: {note}", err=True)
 
 
 def evaluate(
@@ -92,5 +127,6 @@ def _print_table(report: dict[str, Any]) -> None:
 
 
 def register(app: typer.Typer) -> None:
+    app.command("estimate")(estimate)
     app.command("evaluate")(evaluate)
     app.command("systems")(systems)
