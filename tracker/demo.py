@@ -67,10 +67,10 @@ def prepare(engine: Engine, settings: Settings, as_of: date) -> DemoState:
         filed.append(f"{path.name}: {outcome.accession}")
     accounts = []
     with Session(engine) as session:
-        for username, role, provider, password in DEMO_ACCOUNTS:
+        for username, role, provider_slug, password in DEMO_ACCOUNTS:
             if session.exec(select(User).where(User.username == username)).first() is None:
                 create_user(session, username=username, role=role, password=password,
-                            provider_slug=provider, actor="demo")
+                            provider_slug=provider_slug, actor="demo")
             accounts.append((username, role, password))
         session.commit()
     summary = run_evaluation(engine, as_of, actor="demo", settings=settings)
