@@ -1,0 +1,239 @@
+"""Entry points of the estimation core: pure functions from polars frames to polars frames."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+
+from tracker.catalog import Catalog
+from tracker.estimate.architecture import architecture_columns
+from tracker.estimate.cluster import cluster_capacity
+from tracker.estimate.confidence import confidence_label
+from tracker.estimate.hardware import hardware_columns, is_moe_expr
+from tracker.estimate.inference import estimate_inference, estimate_inference_periods
+from tracker.estimate.lineage import LineageCycleError, accumulate
+from tracker.estimate.priors import IMPLIED_UTILIZATION_MAX, IMPLIED_UTILIZATION_MIN
+from tracker.estimate.projection import crossing_date, rate_exprs
+from tracker.estimate.reconcile import METHOD_ORDER, discrepancy_exprs, methods_list, names_where, reconcile
+from tracker.estimate.reported import reported_flop_columns
+
+METHODOLOGY_VERSION = "2026.11-1"
+
+__all__ = [
+    "METHODOLOGY_VERSION",
+    "LineageCycleError",
+    "cluster_capacity",
+    "crossing_date",
+    "estimate_inference",
+    "estimate_inference_periods",
+    "estimate_runs",
+    "estimate_systems",
+]
+
+RUN_SCHEMA: dict[str, pl.DataType] = {
+    "run_key": pl.String(),
+    "system_key": pl.String(),
+    "base_system_key": pl.String(),
+    "stage": pl.String(),
+    "status": pl.String(),
+    "accelerator": pl.String(),
+    "accelerator_count": pl.Float64(),
+    "training_hours": pl.Float64(),
+    "chip_hours": pl.Float64(),
+    "start_date": pl.Date(),
+    "end_date": pl.Date(),
+    "precision": pl.String(),
+    "utilization": pl.Float64(),
+    "parameters": pl.Float64(),
+    "active_parameters": pl.Float64(),
+    "training_tokens": pl.Float64(),
+    "reported_flop": pl.Float64(),
+}
+_PENDING = ("planned", "in_progress")
+
+
+def _conform(runs: pl.DataFrame) -> pl.DataFrame:
+    """Contract columns with their dtypes; a missing optional column reads as all-null."""
+    return runs.with_columns(
+        [pl.col(c).cast(t) if c in runs.columns else pl.lit(None, dtype=t).alias(c) for c, t in RUN_SCHEMA.items()]
+    )
+
+
+def _notes() -> pl.Expr:
+    hw = pl.col("hardware_flop_central").is_not_null()
+    u = pl.col("implied_utilization")
+    parts = [
+        pl.when(hw & pl.col("_precision_assumed")).then(
+            pl.format("precision not filed: {} by the order bf16->tf32->fp16->fp32", pl.col("precision_used"))
+        ),
+        pl.when(
+            pl.col("_precision_fallback") & ~pl.col("_precision_assumed") & pl.col("precision_used").is_not_null()
+        ).then(pl.format("precision fallback {}->{}", pl.col("_precision_requested"), pl.col("precision_used"))),
+        pl.when(hw & pl.col("_utilization_prior")).then(
+            pl.format("utilization not filed: prior {}", pl.col("utilization_used").round(2))
+        ),
+        pl.when(hw & pl.col("_utilization_prior") & is_moe_expr()).then(
+            pl.lit("mixture-of-experts: utilization interval widened down to 0.11")
+        ),
+        pl.when(pl.col("accelerator").is_not_null() & pl.col("peak_flop_per_s").is_null()).then(
+            pl.format("no catalog peak for accelerator '{}'", pl.col("accelerator"))
+        ),
+        pl.when((u < IMPLIED_UTILIZATION_MIN) | (u > IMPLIED_UTILIZATION_MAX)).then(
+            pl.format("implied utilization {} outside [0.05, 0.8]", u.round(3))
+        ),
+        pl.when(pl.col("_attention_term")).then(pl.lit("attention term included (12*L*d*T, full square)")),
+    ]
+    joined = pl.concat_str(parts, separator="; ", ignore_nulls=True)
+    return pl.when(joined.str.len_chars() > 0).then(joined).alias("notes")
+
+
+def estimate_runs(runs: pl.DataFrame, catalog: Catalog) -> pl.DataFrame:
+    """Per run: every method's estimate and interval, the reconciled figure, confidence,
+    discrepancy between reported and independent figures, and the inputs actually used."""
+    frame = _conform(runs)
+    frame = hardware_columns(frame, catalog)
+    frame = architecture_columns(frame)
+    frame = frame.with_columns(reported_flop_columns())
+    prefixes = tuple(f"{m}_flop" for m in METHOD_ORDER)
+    frame = reconcile(frame, prefixes, "training_flop")
+    frame = reconcile(frame, ("architecture_flop", "hardware_flop"), "_independent_flop")
+    hw_capacity = pl.col("_chip_seconds") * pl.col("peak_flop_per_s")
+    independent_of_hw = pl.coalesce(pl.col("reported_flop_central"), pl.col("architecture_flop_central"))
+    frame = frame.with_columns(
+        methods_list(prefixes, METHOD_ORDER).alias("methods"),
+        confidence_label(
+            pl.col("training_flop_central"), pl.col("training_flop_low"), pl.col("training_flop_high")
+        ).alias("confidence"),
+        *discrepancy_exprs(pl.col("reported_flop_central"), pl.col("_independent_flop_central")),
+        pl.when(pl.col("hardware_flop_central").is_not_null())
+        .then(pl.col("utilization_used"))
+        .alias("utilization_used"),
+        pl.when(hw_capacity > 0).then(independent_of_hw / hw_capacity).alias("implied_utilization"),
+    )
+    frame = frame.with_columns(_notes())
+    return frame.drop([c for c in frame.columns if c.startswith("_")])
+
+
+_TRIPLE = ("central", "low", "high")
+
+
+def _own_aggregates(run_estimates: pl.DataFrame) -> pl.DataFrame:
+    done = pl.col("status").fill_null("completed") == "completed"
+    pending = pl.col("status").is_in(_PENDING)
+    updates = done & (pl.col("stage").fill_null("pretraining") != "synthetic_data")
+
+    def total(cond: pl.Expr, s: str, name: str) -> pl.Expr:
+        col = pl.col(f"training_flop_{s}").filter(cond)
+        return pl.when(col.count() > 0).then(col.sum()).alias(name)
+
+    has = {m: pl.col(f"{m}_flop_central").is_not_null().filter(done).any() for m in METHOD_ORDER}
+    return run_estimates.group_by("system_key").agg(
+        *[total(done, s, f"own_training_flop_{s}") for s in _TRIPLE],
+        *[total(updates, s, f"own_param_update_flop_{s}") for s in _TRIPLE],
+        *[total(pending, s, f"_pending_{s}") for s in _TRIPLE],
+        pl.col("training_flop_central").filter(done).max().alias("largest_run_flop_central"),
+        pl.col("training_flop_high")
+        .filter(done)
+        .get(pl.col("training_flop_central").filter(done).arg_max())
+        .alias("largest_run_flop_high"),
+        pl.col("start_date").filter(pending).min().alias("_pending_start"),
+        pl.col("end_date").filter(pending).max().alias("_pending_end"),
+        pl.col("end_date").filter(done).max().alias("last_completed_end_date"),
+        pl.col("discrepancy").fill_null(False).any().alias("has_discrepancy"),
+        pl.col("base_system_key").drop_nulls().first().alias("_run_base"),
+        *[v.alias(f"_has_{m}") for m, v in has.items()],
+    )
+
+
+def estimate_systems(run_estimates: pl.DataFrame, systems: pl.DataFrame, as_of: date) -> pl.DataFrame:
+    """One row per system: own (modification) compute, cumulative compute over lineage,
+    parameter-updating compute, projection of pending runs, methods, confidence.
+
+    Interval sums are fully correlated (sum of lows, sum of highs): conservative, and right when
+    one assumption (e.g. a utilization prior) drives every stage. A system with no completed
+    compute and no base with compute has null (unknown) training compute, not 0; an ancestor
+    outside `systems` or without estimates contributes nothing (the cumulative figure is then a
+    lower bound, and lineage_complete is false: such a system must not be classified `below` a
+    threshold, since the missing compute is unbounded)."""
+    own = _own_aggregates(run_estimates)
+    listed = systems.select(pl.col("system_key").cast(pl.String), pl.col("base_system_key").cast(pl.String))
+    nodes = (
+        listed.join(own, on="system_key", how="full", coalesce=True)
+        .with_columns(pl.coalesce("base_system_key", "_run_base").alias("base_system_key"))
+        .unique("system_key", keep="first")
+        .with_columns(
+            [
+                pl.sum_horizontal(
+                    pl.col(f"own_training_flop_{s}").fill_null(0.0), pl.col(f"_pending_{s}").fill_null(0.0)
+                ).alias(f"_all_{s}")
+                for s in _TRIPLE
+            ]
+        )
+        .with_columns(
+            [
+                pl.when(pl.col(f"own_training_flop_{s}").is_null() & pl.col(f"_pending_{s}").is_null())
+                .then(None)
+                .otherwise(pl.col(f"_all_{s}"))
+                .alias(f"_all_{s}")
+                for s in _TRIPLE
+            ]
+        )
+    )
+    known = nodes.get_column("system_key").implode()
+    nodes = nodes.with_columns(
+        (
+            pl.col("own_training_flop_central").is_null()
+            | (pl.col("base_system_key").is_not_null() & ~pl.col("base_system_key").is_in(known))
+        ).alias("_gap")
+    )
+    sums = [
+        *[f"own_training_flop_{s}" for s in _TRIPLE],
+        *[f"own_param_update_flop_{s}" for s in _TRIPLE],
+        *[f"_all_{s}" for s in _TRIPLE],
+    ]
+    cum = accumulate(nodes, sums, [*[f"_has_{m}" for m in METHOD_ORDER], "_gap"])
+    out = nodes.join(cum, on="system_key", how="left").with_columns(
+        *[pl.col(f"cum_own_training_flop_{s}").alias(f"training_flop_{s}") for s in _TRIPLE],
+        *[pl.col(f"cum_own_param_update_flop_{s}").alias(f"param_update_flop_{s}") for s in _TRIPLE],
+        *[
+            pl.coalesce(pl.col(f"cum__all_{s}"), pl.col(f"cum_own_training_flop_{s}")).alias(
+                f"projected_training_flop_{s}"
+            )
+            for s in _TRIPLE
+        ],
+        *rate_exprs(pl.col("_pending_central"), pl.col("_pending_start"), pl.col("_pending_end"), as_of),
+        names_where([(pl.col(f"cum__has_{m}"), m) for m in METHOD_ORDER]).alias("methods"),
+        pl.col("has_discrepancy").fill_null(False),
+        (~pl.col("cum__gap")).alias("lineage_complete"),
+    )
+    base_cum = out.select(
+        pl.col("system_key").alias("base_system_key"),
+        pl.col("training_flop_central").alias("base_training_flop_central"),
+    )
+    out = out.join(base_cum, on="base_system_key", how="left").with_columns(
+        confidence_label(
+            pl.col("training_flop_central"), pl.col("training_flop_low"), pl.col("training_flop_high")
+        ).alias("confidence")
+    )
+    columns = [
+        "system_key",
+        "base_system_key",
+        *[f"own_training_flop_{s}" for s in _TRIPLE],
+        *[f"training_flop_{s}" for s in _TRIPLE],
+        *[f"param_update_flop_{s}" for s in _TRIPLE],
+        "largest_run_flop_central",
+        "largest_run_flop_high",
+        "base_training_flop_central",
+        *[f"projected_training_flop_{s}" for s in _TRIPLE],
+        "projection_start_date",
+        "projection_end_date",
+        "projected_flop_per_day",
+        "methods",
+        "confidence",
+        "has_discrepancy",
+        "last_completed_end_date",
+        "lineage_depth",
+        "lineage_complete",
+    ]
+    return out.select(columns).sort("system_key")

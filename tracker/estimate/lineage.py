@@ -1,0 +1,83 @@
+"""Cumulative compute over lineage (methodology §7).
+
+A system's training compute = its own runs (every stage) + its base system's cumulative
+compute. Resolution iterates over lineage DEPTH (one join per generation), never over rows;
+cycles are found first by pointer doubling (log2(n) joins).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import polars as pl
+
+from tracker.estimate.intervals import sum_or_null
+
+
+class LineageCycleError(ValueError):
+    """Base-system links that loop back on themselves."""
+
+    def __init__(self, systems: list[str]) -> None:
+        self.systems = systems
+        super().__init__("lineage cycle: " + " -> ".join([*systems, systems[0]]))
+
+
+def _parent_index(nodes: pl.DataFrame) -> pl.Series:
+    """Row position of each system's base (null when there is no base or it is not a known system)."""
+    positions = nodes.select(
+        pl.col("system_key").alias("base_system_key"), pl.int_range(pl.len(), dtype=pl.UInt32).alias("_parent")
+    )
+    return (
+        nodes.select("base_system_key")
+        .join(positions, on="base_system_key", how="left", maintain_order="left")
+        .get_column("_parent")
+    )
+
+
+def check_cycles(nodes: pl.DataFrame) -> None:
+    """Raise LineageCycleError naming the systems on a cycle, if any (pointer doubling)."""
+    parent = _parent_index(nodes)
+    ptr = parent
+    steps = 1
+    # After >= n steps, a pointer still set can only be circling a cycle.
+    while steps < nodes.height + 1:
+        if ptr.null_count() == ptr.len():
+            return
+        ptr = ptr.gather(ptr)
+        steps *= 2
+    on_cycle = ptr.drop_nulls()
+    if on_cycle.is_empty():
+        return
+    keys = nodes.get_column("system_key")
+    start = int(on_cycle.min())  # type: ignore[arg-type]
+    cycle = [start]
+    node = parent[start]
+    while node != start:  # walks one cycle only: error path, bounded by its length
+        cycle.append(node)
+        node = parent[node]
+    raise LineageCycleError([keys[i] for i in cycle])
+
+
+def accumulate(nodes: pl.DataFrame, sum_columns: Sequence[str], or_columns: Sequence[str] = ()) -> pl.DataFrame:
+    """For each system, the sum over itself and all its ancestors of each sum column (null parts
+    count as 0; all-null stays null) and the OR of each boolean column. Output: system_key,
+    cum_<col> for every column, lineage_depth. `nodes` must have unique system_key.
+
+    One vectorized gather per generation: cursor[i] is the row of the ancestor reached so far."""
+    check_cycles(nodes)
+    parent = _parent_index(nodes)
+    own = nodes.select(*sum_columns, *or_columns)
+    acc = own.select(
+        *[pl.col(c).alias(f"cum_{c}") for c in sum_columns],
+        *[pl.col(c).fill_null(False).alias(f"cum_{c}") for c in or_columns],
+    ).with_columns(pl.lit(0, dtype=pl.Int32).alias("lineage_depth"))
+    cursor = parent
+    while cursor.null_count() < cursor.len():
+        ancestor = own.select(pl.all().gather(cursor)).rename(lambda c: f"_b_{c}")
+        acc = pl.concat([acc, ancestor], how="horizontal").select(
+            *[sum_or_null(pl.col(f"cum_{c}"), pl.col(f"_b_{c}")).alias(f"cum_{c}") for c in sum_columns],
+            *[(pl.col(f"cum_{c}") | pl.col(f"_b_{c}").fill_null(False)).alias(f"cum_{c}") for c in or_columns],
+            pl.col("lineage_depth") + pl.lit(cursor.is_not_null().cast(pl.Int32)),
+        )
+        cursor = parent.gather(cursor)
+    return pl.concat([nodes.select("system_key"), acc], how="horizontal")
