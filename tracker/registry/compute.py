@@ -48,6 +48,20 @@ def _active_parameters(runs: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+CUMULATIVE_HIGHS = ("training_flop_high", "param_update_flop_high", "projected_training_flop_high")
+
+
+def _unbounded_when_lineage_incomplete(systems: pl.DataFrame) -> pl.DataFrame:
+    """A base system without an estimate leaves the cumulative figure a lower bound: drop the upper
+    bound so the regime engine reads it as unbounded and never calls such a system `below`."""
+    if "lineage_complete" not in systems.columns:
+        return systems
+    incomplete = pl.col("lineage_complete").not_().fill_null(False)
+    return systems.with_columns(
+        [pl.when(incomplete).then(None).otherwise(pl.col(c)).alias(c) for c in CUMULATIVE_HIGHS]
+    )
+
+
 def compute_registry(inputs: RegistryInputs, catalog: Catalog, regimes: list[Regime], as_of: date) -> RegistryResult:
     runs = inputs.runs.with_columns(catalog.resolve_series(inputs.runs["accelerator"]).alias("accelerator"))
     systems = _systems_with_lineage(inputs.systems, runs)
@@ -59,7 +73,7 @@ def compute_registry(inputs: RegistryInputs, catalog: Catalog, regimes: list[Reg
         inputs.clusters.with_columns(catalog.resolve_series(inputs.clusters["accelerator"]).alias("accelerator")),
         catalog,
     )
-    joined = (
+    joined = _unbounded_when_lineage_incomplete(
         systems.drop("base_system_key")
         .join(system_estimates, on="system_key", how="left")
         .join(inference, on="system_key", how="left", suffix="_inference")

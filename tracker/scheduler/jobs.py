@@ -1,0 +1,126 @@
+"""The scheduler's jobs: thin wrappers that look up their real function at run time.
+
+APScheduler stores each job as a ``module:function`` reference to one of these wrappers. The
+real functions are imported inside the wrapper, so the scheduler starts (and keeps its other
+jobs running) even while a module it calls is missing or broken. Every wrapper catches and logs
+its own failure: one bad run never stops the schedule. Every job is idempotent.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+# Evaluation runs nightly and after each accepted filing; never two at once in this process.
+_evaluation_lock = threading.Lock()
+
+
+def _run(job_id: str, body: Callable[[], Any]) -> Any:
+    started = time.monotonic()
+    log.info("job %s started", job_id)
+    try:
+        result = body()
+    except ImportError as exc:
+        log.warning("job %s skipped: %s is not available (%s)", job_id, exc.name or "a module", exc)
+        return None
+    except Exception:
+        log.exception("job %s failed after %.2fs", job_id, time.monotonic() - started)
+        return None
+    log.info("job %s finished in %.2fs: %s", job_id, time.monotonic() - started, _describe(result))
+    return result
+
+
+def _describe(result: Any) -> str:
+    for attr in ("summary", "line"):
+        method = getattr(result, attr, None)
+        if callable(method):
+            return str(method())
+    if isinstance(result, list):
+        return f"{len(result)} item(s)"
+    return "done" if result is None else str(result)
+
+
+def _context() -> tuple[Any, Any]:
+    from tracker.config import get_settings
+    from tracker.store.db import get_engine
+
+    settings = get_settings()
+    return get_engine(settings.database_url), settings
+
+
+def _today() -> Any:
+    return datetime.now(UTC).date()
+
+
+def _evaluate(actor: str) -> Any:
+    from tracker.registry.pipeline import run_evaluation
+
+    engine, _settings = _context()
+    with _evaluation_lock:
+        return run_evaluation(engine, _today(), actor=actor)
+
+
+def _accepted(result: Any) -> bool:
+    """An InboxResult whose outcome is a new accepted filing (a re-filed duplicate changes
+    nothing, a rejection nothing to evaluate)."""
+    outcome = getattr(result, "outcome", result)
+    if isinstance(outcome, dict):
+        return outcome.get("status") == "accepted" and not outcome.get("duplicate", False)
+    return getattr(outcome, "status", None) == "accepted" and not getattr(outcome, "duplicate", False)
+
+
+def poll_inbox() -> None:
+    def body() -> list[Any]:
+        from tracker.filing.inbox import poll_inbox as poll
+
+        engine, settings = _context()
+        results = list(poll(engine, settings) or [])
+        accepted = sum(_accepted(r) for r in results)
+        if accepted:
+            log.info("inbox: %d filing(s) accepted; re-estimating and evaluating", accepted)
+            _run("evaluate-after-filing", lambda: _evaluate("scheduler:inbox"))
+        return results
+
+    _run("inbox-poll", body)
+
+
+def evaluate() -> None:
+    _run("evaluate", lambda: _evaluate("scheduler"))
+
+
+def dispatch_alerts() -> None:
+    def body() -> Any:
+        from tracker.alerts.dispatch import dispatch_pending
+
+        engine, settings = _context()
+        return dispatch_pending(engine, settings)
+
+    _run("alerts-dispatch", body)
+
+
+def remind_deadlines() -> None:
+    def body() -> str:
+        from tracker.alerts.reminders import remind_deadlines as remind
+
+        engine, settings = _context()
+        return f"{remind(engine, settings, _today())} reminder(s) enqueued"
+
+    _run("deadline-reminders", body)
+
+
+def refresh_public_data() -> None:
+    def body() -> Any:
+        engine, settings = _context()
+        if settings.public_data_path is None:
+            return "skipped: TRACKER_PUBLIC_DATA_PATH is not set"
+        from tracker.filing.public import import_epoch
+
+        return import_epoch(engine, settings.public_data_path, actor="scheduler")
+
+    _run("public-refresh", body)
