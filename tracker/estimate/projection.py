@@ -22,10 +22,10 @@ def rate_exprs(pending_central: pl.Expr, start: pl.Expr, end: pl.Expr, as_of: da
     ]
 
 
-def crossing_date_expr(threshold: float) -> pl.Expr:
+def crossing_date_expr(threshold: float | pl.Expr) -> pl.Expr:
     """Date the projected compute crosses threshold at the current rate: null when completed
     compute already crosses it, when the projection never reaches it by its planned end, or when
-    there are no dates."""
+    there are no dates. ``threshold`` may be a column, to project many thresholds in one pass."""
     done = pl.col("training_flop_central").fill_null(0.0)
     rate = pl.col("projected_flop_per_day")
     days = ((threshold - done) / rate).ceil().clip(0.0, 1e7)  # keeps the Int32 cast safe

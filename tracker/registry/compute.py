@@ -9,6 +9,7 @@ import polars as pl
 
 from tracker.catalog.accelerators import Catalog
 from tracker.estimate.engine import cluster_capacity, estimate_inference, estimate_runs, estimate_systems
+from tracker.estimate.projection import crossing_date_expr
 from tracker.regimes.evaluate import Evaluation, evaluate
 from tracker.regimes.model import Regime
 from tracker.registry.inputs import RegistryInputs
@@ -62,6 +63,25 @@ def _unbounded_when_lineage_incomplete(systems: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+PROJECTION_COLUMNS = ("training_flop_central", "projected_training_flop_central", "projected_flop_per_day",
+                      "projection_start_date", "projection_end_date")
+
+
+def _projected_crossings(flags: pl.DataFrame, systems: pl.DataFrame) -> pl.DataFrame:
+    """For a projected flag on cumulative training compute, ``crossed_on`` is the date the planned
+    or in-progress runs reach the threshold at their current rate (in the future, or null when the
+    filing gives no dates)."""
+    if flags.height == 0 or not set(PROJECTION_COLUMNS) <= set(systems.columns):
+        return flags
+    projection = systems.select(pl.col("system_key").alias("subject_key"), *PROJECTION_COLUMNS)
+    with_rates = flags.join(projection, on="subject_key", how="left")
+    projected = pl.col("projected") & (pl.col("metric").cast(pl.String) == "training_flop_cumulative")
+    return with_rates.with_columns(
+        pl.when(projected).then(crossing_date_expr(pl.col("threshold"))).otherwise(pl.col("crossed_on"))
+        .alias("crossed_on")
+    ).select(flags.columns)
+
+
 def compute_registry(inputs: RegistryInputs, catalog: Catalog, regimes: list[Regime], as_of: date) -> RegistryResult:
     runs = inputs.runs.with_columns(catalog.resolve_series(inputs.runs["accelerator"]).alias("accelerator"))
     systems = _systems_with_lineage(inputs.systems, runs)
@@ -80,4 +100,6 @@ def compute_registry(inputs: RegistryInputs, catalog: Catalog, regimes: list[Reg
     )
     previous = inputs.previous_flags.drop("subject_kind")
     evaluation = evaluate(joined, regimes, as_of, previous_flags=previous, clusters=clusters)
+    evaluation = Evaluation(flags=_projected_crossings(evaluation.flags, joined),
+                            transitions=evaluation.transitions)
     return RegistryResult(run_estimates=run_estimates, systems=joined, clusters=clusters, evaluation=evaluation)
