@@ -20,10 +20,14 @@ app = typer.Typer(
 # Each area registers its own commands; listed here so the command set reads in one place.
 COMMAND_MODULES = (
     "tracker.cli.db",
+    "tracker.cli.filing",
     "tracker.cli.registry",
     "tracker.cli.audit",
+    "tracker.cli.demo",
     "tracker.cli.users",
     "tracker.cli.serve",
+    "tracker.cli.alerts",
+    "tracker.cli.scheduler",
 )
 
 
@@ -48,7 +52,8 @@ for _module in COMMAND_MODULES:
 def run() -> None:
     """Console script: never show a traceback; print one sentence and exit non-zero."""
     try:
-        app(standalone_mode=False)
+        # Without standalone mode click returns the exit code of typer.Exit instead of raising it.
+        code = app(standalone_mode=False)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:
@@ -60,4 +65,4 @@ def run() -> None:
             exc.show()
             sys.exit(exc.exit_code)
         sys.exit(report(exc))
-    sys.exit(0)
+    sys.exit(code if isinstance(code, int) else 0)

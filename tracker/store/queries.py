@@ -462,10 +462,15 @@ def _estimate_row(e: Any) -> Row:
 def per_method(inputs: Any) -> list[Row]:
     """Each method's own estimate from an estimate's ``inputs_json``.
 
-    Accepted shapes: ``{"methods": {"hardware": {"central":..,"low":..,"high":..}}}``,
-    ``{"hardware": {...}}`` or flat ``{"hardware_central": .., "hardware_low": .., ...}``."""
+    Accepted shapes: the registry pipeline's ``{"runs": [{"hardware_flop_central": .., ...}]}``
+    (summed over the runs that have the method; no interval is stored there), or
+    ``{"methods": {"hardware": {"central":..,"low":..,"high":..}}}``, ``{"hardware": {...}}`` and flat
+    ``{"hardware_central": .., "hardware_low": .., ...}``."""
     if not isinstance(inputs, Mapping):
         return []
+    runs = inputs.get("runs")
+    if isinstance(runs, list):
+        return _per_method_from_runs([r for r in runs if isinstance(r, Mapping)])
     methods = inputs.get("methods")
     nested: Mapping[str, Any] = methods if isinstance(methods, Mapping) else inputs
     out = []
@@ -476,6 +481,16 @@ def per_method(inputs: Any) -> list[Row]:
         central, low, high = (_number(source.get(s)) for s in ("central", "low", "high"))
         if central:
             out.append({"method": method, "central": central, "low": low, "high": high})
+    return out
+
+
+def _per_method_from_runs(runs: list[Mapping[str, Any]]) -> list[Row]:
+    out = []
+    for method in METHODS:
+        values = [v for v in (_number(r.get(f"{method}_flop_central")) for r in runs) if v]
+        if values:
+            out.append({"method": method, "central": sum(values), "low": None, "high": None,
+                        "runs": len(values), "of_runs": len(runs)})
     return out
 
 
@@ -502,7 +517,7 @@ def _training_central(session: Session, system_ids: Iterable[int]) -> dict[int, 
         return {}
     q = sa.select(E.system_id, E.central_flop).where(E.system_id.in_(ids), E.kind == "training",
                                                      E.is_current.is_(True))
-    return dict(session.execute(q).tuples().all())
+    return {r[0]: r[1] for r in session.execute(q)}
 
 
 def _lineage(session: Session, scope: Scope, system: Row, max_depth: int = 20) -> Row:
@@ -626,8 +641,8 @@ def filing_detail(session: Session, scope: Scope, accession: str) -> Row | None:
         return None
     filing, slug = found
     amends, amended_by = _amendments(session, filing.id)
-    names = dict(session.execute(scope.restrict(
-        sa.select(FI.id, FI.accession).where(FI.id.in_(amends + amended_by)), FI.provider_id)).tuples().all())
+    names = {r[0]: r[1] for r in session.execute(scope.restrict(
+        sa.select(FI.id, FI.accession).where(FI.id.in_(amends + amended_by)), FI.provider_id))}
     row = _model_dict(filing)
     row.pop("stored_path", None)
     return {**row, "provider": slug, "errors": _errors(filing.errors_json),

@@ -1,0 +1,1 @@
+"""Pieces shared by the pages: formatting, figures, the page shell, a short-lived cache."""

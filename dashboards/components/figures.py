@@ -1,0 +1,102 @@
+"""Plotly figures built from query results (pure: rows in, figure out).
+
+Names are HTML-escaped before they reach hover text, because Plotly renders a subset of HTML
+there and a system name is provider-written text.
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+from collections.abc import Sequence
+from datetime import date, timedelta
+from typing import Any
+
+import plotly.graph_objects as go
+
+from dashboards.components.formatting import STATUS_COLOURS, STATUS_LABELS
+from tracker.units import format_flop, format_interval
+
+STATUS_ORDER = ("above", "likely_above", "likely_below", "below", "unknown")
+LINE_DASHES = ("dash", "dot", "dashdot", "longdash", "longdashdot")
+FONT = "Inter, system-ui, -apple-system, Segoe UI, Roboto, sans-serif"
+
+
+def _base_layout(fig: go.Figure, y_title: str) -> go.Figure:
+    fig.update_layout(
+        template="plotly_white", font={"family": FONT, "size": 13}, margin={"l": 70, "r": 20, "t": 30, "b": 50},
+        legend={"orientation": "h", "y": -0.18}, hoverlabel={"align": "left"}, height=460,
+    )
+    fig.update_yaxes(type="log", title=y_title, exponentformat="power", showexponent="all")
+    return fig
+
+
+def compute_scatter(points: Sequence[dict[str, Any]], thresholds: Sequence[dict[str, Any]]) -> go.Figure:
+    """Training compute against date on a log axis, 90% intervals as error bars, one colour per
+    status, and a horizontal line per regime threshold."""
+    fig = go.Figure()
+    for status in STATUS_ORDER:
+        group = [p for p in points if p["status"] == status and p["date"] is not None]
+        if not group:
+            continue
+        fig.add_trace(go.Scatter(
+            x=[p["date"] for p in group], y=[p["central"] for p in group], mode="markers",
+            name=STATUS_LABELS[status], marker={"color": STATUS_COLOURS[status], "size": 9,
+                                                "line": {"width": 1, "color": "white"}},
+            error_y={"type": "data", "symmetric": False, "color": STATUS_COLOURS[status], "thickness": 1.2,
+                     "array": [(p["high"] or p["central"]) - p["central"] for p in group],
+                     "arrayminus": [p["central"] - (p["low"] or p["central"]) for p in group]},
+            customdata=[[html_lib.escape(f"{p['name']} {p['version'] or ''}".strip()),
+                         html_lib.escape(p["provider"]), ", ".join(p["methods"]) or "—",
+                         p["confidence"] or "—", format_flop(p["central"]),
+                         format_interval(p["low"], p["high"]), p["id"]] for p in group],
+            hovertemplate=("<b>%{customdata[0]}</b><br>provider: %{customdata[1]}<br>"
+                           "training compute: %{customdata[4]}<br>90% interval: %{customdata[5]}<br>"
+                           "methods: %{customdata[2]}<br>confidence: %{customdata[3]}<extra></extra>"),
+        ))
+    dates = [p["date"] for p in points if p["date"] is not None]
+    start = min(dates, default=date.today() - timedelta(days=3 * 365)) - timedelta(days=60)
+    end = max(dates, default=date.today()) + timedelta(days=60)
+    for i, line in enumerate(thresholds):
+        fig.add_trace(go.Scatter(
+            x=[start, end], y=[line["threshold"], line["threshold"]], mode="lines",
+            name=f"{line['id']} ({format_flop(line['threshold'])})",
+            line={"color": "#344054", "width": 1.5, "dash": LINE_DASHES[i % len(LINE_DASHES)]},
+            hovertemplate=f"{html_lib.escape(line['id'])}: {format_flop(line['threshold'])}<extra></extra>",
+        ))
+    fig.update_xaxes(title="Publication date (else last run end, else registration)")
+    return _base_layout(fig, "Training compute (FLOP)")
+
+
+def inference_lines(series: Sequence[dict[str, Any]]) -> go.Figure:
+    fig = go.Figure()
+    for s in series:
+        label = html_lib.escape(f"{s['provider']}/{s['name']} {s['version'] or ''}".strip())
+        fig.add_trace(go.Scatter(
+            x=[p["at"] for p in s["points"]], y=[p["central"] for p in s["points"]], mode="lines+markers",
+            name=label, customdata=[format_flop(p["central"]) for p in s["points"]],
+            hovertemplate=f"<b>{label}</b><br>%{{x|%Y-%m-%d}}: %{{customdata}} per 30 days<extra></extra>",
+        ))
+    fig.update_xaxes(title="Estimated on")
+    fig = _base_layout(fig, "Inference compute, 30 days (FLOP)")
+    fig.update_layout(height=360)
+    return fig
+
+
+def method_comparison(per_method: Sequence[dict[str, Any]], combined: dict[str, Any] | None) -> go.Figure:
+    """Each method's estimate with its interval, side by side with the combined estimate."""
+    rows = [*per_method]
+    if combined and combined.get("central"):
+        rows.append({"method": "combined", **{k: combined.get(k) for k in ("central", "low", "high")}})
+    fig = go.Figure(go.Scatter(
+        x=[r["central"] for r in rows], y=[r["method"] for r in rows], mode="markers",
+        marker={"size": 11, "color": ["#101828" if r["method"] == "combined" else "#1570ef" for r in rows]},
+        error_x={"type": "data", "symmetric": False,
+                 "array": [(r["high"] or r["central"]) - r["central"] for r in rows],
+                 "arrayminus": [r["central"] - (r["low"] or r["central"]) for r in rows]},
+        customdata=[[format_flop(r["central"]), format_interval(r["low"], r["high"])] for r in rows],
+        hovertemplate="%{y}: %{customdata[0]}<br>90%: %{customdata[1]}<extra></extra>",
+    ))
+    fig.update_layout(template="plotly_white", font={"family": FONT, "size": 13}, height=80 + 45 * len(rows),
+                      margin={"l": 100, "r": 20, "t": 10, "b": 40}, showlegend=False)
+    fig.update_xaxes(type="log", title="FLOP", exponentformat="power")
+    return fig

@@ -1,0 +1,197 @@
+"""Provider portal: file a disclosure and see the receipt or every problem at once; templates,
+JSON Schemas and API tokens. Everything is for the signed-in user's own provider only."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+import dash
+from dash import ALL, Input, Output, State, callback, dcc, html, no_update
+
+from dashboards.components.filings import errors_view, receipt_view
+from dashboards.components.formatting import (
+    card,
+    empty_state,
+    error_message,
+    format_flop,
+    link,
+    page_header,
+    status_badge,
+    table,
+    when,
+)
+from tracker.auth.scope import Scope
+from tracker.config import PROJECT_ROOT
+from tracker.store import queries
+from tracker.store.db import get_engine
+from tracker.web.auth import current_scope, current_user_id, db_session, settings
+
+dash.register_page(__name__, path="/portal", name="Provider portal", title="Portal · Compute threshold tracker",
+                   order=5)
+
+KINDS = ("training_runs", "inference_usage", "clusters")
+TEMPLATES = PROJECT_ROOT / "data" / "templates"
+NOT_PROVIDER = ("The provider portal is for provider accounts. Regulators see every filing on the Filings page; "
+                "administrators create provider accounts on the Admin page.")
+
+
+def _own_provider(scope: Scope) -> dict[str, Any] | None:
+    if scope.role != "provider":
+        return None
+    with db_session() as session:
+        own = queries.list_providers(session, scope)
+    return own[0] if own else None
+
+
+def layout(**_: Any) -> html.Div:
+    scope = current_scope()
+    provider = _own_provider(scope)
+    if provider is None:
+        return html.Div([page_header("Provider portal"), empty_state(NOT_PROVIDER)])
+    return html.Div([
+        page_header(f"Provider portal · {provider['name']}",
+                    "File disclosures, download templates and manage API tokens for your organisation."),
+        html.Div([_upload_card(), _templates_card()], className="grid-2"),
+        dcc.Loading(html.Div(id="portal-result"), type="circle"),
+        _flags_card(scope),
+        _tokens_card(scope),
+    ])
+
+
+def _upload_card() -> html.Section:
+    return card(
+        "File a disclosure",
+        html.P("One kind of record per file: CSV, JSON, Parquet or XLSX. Leave the kind on 'from the file' "
+               "only for JSON files with a kind envelope.", className="muted"),
+        dcc.Dropdown(id="portal-kind", value="training_runs", clearable=False,
+                     options=[{"label": k, "value": k} for k in KINDS] + [{"label": "from the file", "value": ""}]),
+        dcc.Upload(id="portal-upload", multiple=False, max_size=settings().max_upload_bytes,
+                   className="upload-zone",
+                   children=html.Div(["Drop a file here or ", html.A("choose one", className="link")])),
+    )
+
+
+def _templates_card() -> html.Section:
+    buttons = []
+    for kind in KINDS:
+        buttons.append(html.Div([
+            html.Span(kind, className="template-kind"),
+            html.Button("CSV template", id={"type": "tpl-csv", "kind": kind}, className="button small"),
+            html.Button("JSON Schema", id={"type": "tpl-schema", "kind": kind}, className="button small"),
+        ], className="template-row"))
+    return card("Templates and schemas", *buttons, dcc.Download(id="portal-download"))
+
+
+def _flags_card(scope: Scope) -> html.Section:
+    with db_session() as session:
+        flags = queries.list_flags(session, scope)
+    if not flags:
+        return card("Your flags", empty_state("None of your systems is above or likely above a threshold."))
+    return card("Your flags", table(
+        ["System", "Regime", "Status", "Value", "Threshold", "Deadline", "Notified"],
+        [[link(f"{f['system']} {f['version'] or ''}".strip(), f"/systems/{f['system_id']}"), f["regime_id"],
+          status_badge(f["status"], f["projected"]), format_flop(f["value_central"]), format_flop(f["threshold"]),
+          when(f["deadline"]), when(f["notified_at"])] for f in flags], table_id="portal-flags"))
+
+
+def _tokens_table(scope: Scope) -> Any:
+    with db_session() as session:
+        tokens = queries.list_tokens(session, scope)
+    if not tokens:
+        return empty_state("No API tokens yet.", "Create one to file from scripts: POST /api/v1/disclosures.")
+    return table(["Name", "Prefix", "Created", "Last used", "State"], [
+        [t["name"], html.Code(t["token_prefix"] + "…"), when(t["created_at"]), when(t["last_used_at"]),
+         f"revoked {when(t['revoked_at'])}" if t["revoked_at"] else
+         html.Button("Revoke", id={"type": "revoke-token", "token": t["id"]}, className="button small danger")]
+        for t in tokens], table_id="tokens")
+
+
+def _tokens_card(scope: Scope) -> html.Section:
+    return card("API tokens",
+                html.Div([dcc.Input(id="token-name", placeholder="token name, e.g. ci-upload", maxLength=120),
+                          html.Button("Create token", id="token-create", className="button primary")],
+                         className="inline-form"),
+                html.Div(id="token-secret", role="status"),
+                html.Div(_tokens_table(scope), id="token-list"))
+
+
+@callback(Output("portal-result", "children"), Input("portal-upload", "contents"),
+          State("portal-upload", "filename"), State("portal-kind", "value"), prevent_initial_call=True)
+def upload(contents: str | None, filename: str | None, kind: str | None) -> Any:
+    from tracker.filing.service import FilingError, file_disclosure
+
+    scope = current_scope()
+    provider = _own_provider(scope)  # the provider comes from the session, never from the form
+    if provider is None:
+        return error_message(NOT_PROVIDER)
+    if not contents:
+        return no_update
+    try:
+        content = base64.b64decode(contents.split(",", 1)[1], validate=True)
+    except (IndexError, ValueError, binascii.Error):
+        return error_message("The browser sent the file in a form we could not read. Please choose it again.")
+    try:
+        outcome = file_disclosure(get_engine(settings().database_url), content=content,
+                                  filename=filename or "upload", kind=kind or None,
+                                  provider_slug=provider["slug"], filed_by=scope.actor, channel="portal",
+                                  create_provider=False)
+    except FilingError as exc:
+        return error_message(str(exc))
+    result = outcome.to_dict()
+    if result.get("status") == "rejected":
+        return errors_view(result.get("errors") or [], title=f"{result.get('filename')} was rejected")
+    return receipt_view(result)
+
+
+@callback(Output("portal-download", "data"), Input({"type": "tpl-csv", "kind": ALL}, "n_clicks"),
+          Input({"type": "tpl-schema", "kind": ALL}, "n_clicks"), prevent_initial_call=True)
+def download(_csv: list[int | None], _schema: list[int | None]) -> Any:
+    from tracker.filing.kinds import get_kind, json_schema
+
+    trigger = dash.ctx.triggered_id
+    if not isinstance(trigger, dict) or not any([*(_csv or []), *(_schema or [])]):
+        return no_update
+    current_scope()
+    kind = get_kind(str(trigger.get("kind")))
+    if kind is None:
+        return no_update
+    if trigger["type"] == "tpl-schema":
+        return dcc.send_string(json.dumps(json_schema(kind), indent=2), f"{kind.name}.schema.json")
+    template = TEMPLATES / f"{kind.name}.csv"
+    if template.is_file():
+        return dcc.send_file(str(template))
+    return dcc.send_string(",".join(c.name for c in kind.columns) + "\n", f"{kind.name}.csv")
+
+
+@callback(Output("token-secret", "children"), Output("token-list", "children"),
+          Input("token-create", "n_clicks"), Input({"type": "revoke-token", "token": ALL}, "n_clicks"),
+          State("token-name", "value"), prevent_initial_call=True)
+def tokens(create: int | None, revoke: list[int | None], name: str | None) -> tuple[Any, Any]:
+    from tracker.auth.tokens import create_token, revoke_token
+
+    scope = current_scope()
+    provider = _own_provider(scope)
+    trigger = dash.ctx.triggered_id
+    if provider is None:
+        return error_message(NOT_PROVIDER), no_update
+    message: Any = no_update
+    with db_session() as session:
+        if trigger == "token-create" and create:
+            if not (name or "").strip():
+                return error_message("Give the token a name so you can tell it apart later."), no_update
+            plaintext, _ = create_token(session, user_id=current_user_id(), provider_id=provider["id"],
+                                        name=(name or "").strip(), actor=scope.actor)
+            message = html.Div([html.P("Copy this token now: it is shown only once."),
+                                html.Code(plaintext, id="token-plaintext")], className="notice")
+        elif isinstance(trigger, dict) and any(revoke or []):
+            try:
+                revoke_token(session, int(trigger["token"]), scope=scope)
+            except (LookupError, PermissionError):
+                return error_message("There is no token with this id that your account can revoke."), no_update
+            message = html.Div("Token revoked.", className="notice")
+        else:
+            return no_update, no_update
+    return message, _tokens_table(scope)

@@ -1,0 +1,168 @@
+"""One system: lineage, every method's estimate, filed inputs, flag timeline, obligations, alerts."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import dash
+from dash import dcc, html
+
+from dashboards.components import figures
+from dashboards.components.formatting import (
+    card,
+    empty_state,
+    error_message,
+    format_flop,
+    format_interval,
+    link,
+    page_header,
+    status_badge,
+    system_label,
+    table,
+    when,
+)
+from tracker.store import queries
+from tracker.web.auth import current_scope, db_session
+
+dash.register_page(__name__, path_template="/systems/<system_id>", name="System",
+                   title="System · Compute threshold tracker")
+
+NOT_VISIBLE = "There is no system with this id that your account can see."
+
+
+def layout(system_id: str | None = None, **_: Any) -> html.Div:
+    scope = current_scope()
+    try:
+        sid = int(system_id or "")
+    except ValueError:
+        return html.Div([page_header("System"), error_message("That is not a system id. Open a system "
+                                                                  "from the Systems page.")])
+    with db_session() as session:
+        detail = queries.system_detail(session, scope, sid)
+    if detail is None:
+        # The same words whether the system does not exist or belongs to another provider.
+        return html.Div([page_header("System"), error_message(NOT_VISIBLE), link("Back to systems", "/systems")])
+    s = detail["system"]
+    return html.Div([
+        page_header(system_label(s["name"], s["version"]),
+                    f"{s['provider_name']} ({s['provider']}) · published {when(s['publication_date'])}"),
+        html.Div([_estimates(detail), _lineage(detail, s)], className="grid-2"),
+        _obligations(detail["flags"]),
+        html.Div([_timeline(detail["flag_history"]), _alerts(detail["alerts"])], className="grid-2"),
+        _inputs(detail["runs"], detail["inference_usage"]),
+    ], id="system-detail")
+
+
+def _estimates(detail: dict[str, Any]) -> html.Section:
+    estimates = detail["estimates"]
+    if not estimates:
+        return card("Estimates", empty_state("No estimate yet.", "File training runs for this system; "
+                                             "the evaluator estimates it on the next run."))
+    rows = [[e["kind"], format_flop(e["central"]), format_interval(e["low"], e["high"]),
+             ", ".join(e["methods"]) or "—", e["confidence"] or "—"] for e in estimates]
+    training = next((e for e in estimates if e["kind"] == "training"), None)
+    parts: list[Any] = [table(["Estimate", "Central", "90% interval", "Methods", "Confidence"], rows)]
+    if training and training["per_method"]:
+        centrals = [m["central"] for m in training["per_method"] if m["central"]]
+        spread = max(centrals) / min(centrals) if len(centrals) > 1 else 1.0
+        parts += [
+            html.H3("Training compute by method"),
+            html.P(f"The methods differ by a factor of {spread:.1f} between the lowest and highest central "
+                   "estimate." if spread > 1.0 else "One method contributed.",
+                   className="warn-text" if spread > 2 else "muted", id="method-spread"),
+            dcc.Graph(figure=figures.method_comparison(training["per_method"], training),
+                      config={"displaylogo": False}),
+            table(["Method", "Central", "90% interval"],
+                  [[m["method"], format_flop(m["central"]), format_interval(m["low"], m["high"])]
+                   for m in training["per_method"]], table_id="method-table"),
+        ]
+    return card("Estimates", *parts)
+
+
+def _lineage(detail: dict[str, Any], s: dict[str, Any]) -> html.Section:
+    lineage = detail["lineage"]
+    training = next((e for e in detail["estimates"] if e["kind"] == "training"), None)
+
+    def item(entry: dict[str, Any], tag: str) -> html.Li:
+        label = system_label(entry["name"], entry.get("version"))
+        name: Any = link(label, f"/systems/{entry['id']}") if entry.get("visible", True) and entry.get("id") \
+            else html.Em(label)
+        return html.Li([html.Span(tag, className="muted"), " ", name, " · ",
+                        format_flop(entry.get("training_flop")) + " cumulative"])
+
+    chain = [item(a, "based on") for a in reversed(lineage["ancestors"])]
+    chain.append(html.Li([html.Strong(system_label(s["name"], s["version"])), " · ",
+                          format_flop(training["central"] if training else None) + " cumulative"],
+                         className="current"))
+    chain += [item(d, "derived:") for d in lineage["derived"]]
+    note = None if lineage["ancestors"] or lineage["derived"] else html.P(
+        "No base or derived system is on file.", className="muted")
+    return card("Lineage", html.Ol(chain, className="lineage"), note)
+
+
+def _obligations(flags: list[dict[str, Any]]) -> html.Section:
+    if not flags:
+        return card("Flags and obligations", empty_state("Not evaluated under any regime yet.",
+                                                         "Run `tracker evaluate` or wait for the scheduler."))
+    today = date.today()
+    rows = []
+    for f in flags:
+        deadline = f["deadline"]
+        overdue = deadline is not None and deadline < today and f["notified_at"] is None \
+            and f["status"] in queries.CROSSING
+        rows.append([link(f["regime_id"], "/regimes"), status_badge(f["status"], f["projected"]),
+                     format_flop(f["value_central"]), format_flop(f["threshold"]), f["obligation"] or "—",
+                     html.Span(when(deadline) + (" (overdue)" if overdue else ""),
+                               className="danger-text" if overdue else ""),
+                     when(f["notified_at"])])
+    return card("Flags and obligations", table(
+        ["Regime", "Status", "Value", "Threshold", "Obligation", "Deadline", "Notified"], rows,
+        table_id="flags-table"))
+
+
+def _timeline(events: list[dict[str, Any]]) -> html.Section:
+    if not events:
+        return card("Flag history", empty_state("No status change recorded yet."))
+    items = [html.Li([html.Time(when(e["changed_on"])), " ", html.Code(e["regime_id"]), ": ",
+                      status_badge(e["old_status"]) if e["old_status"] else html.Span("new"), " → ",
+                      status_badge(e["new_status"], e["new_projected"]), " at ", format_flop(e["value_central"])])
+             for e in events]
+    return card("Flag history", html.Ol(items, className="timeline"))
+
+
+def _alerts(alerts: list[dict[str, Any]]) -> html.Section:
+    if not alerts:
+        return card("Alerts", empty_state("No alert about this system."))
+    return card("Alerts", table(["Raised", "Kind", "Regime", "Acknowledged"], [
+        [when(a["created_at"]), a["kind"], a["regime_id"] or "—",
+         f"{when(a['acknowledged_at'])} by {a['acknowledged_by']}" if a["acknowledged_at"]
+         else link("open: acknowledge", f"/alerts/{a['id']}")] for a in alerts]))
+
+
+def _inputs(runs: list[dict[str, Any]], usage: list[dict[str, Any]]) -> html.Section:
+    if not runs and not usage:
+        return card("Filed inputs", empty_state("Nothing filed for this system.",
+                                                "Providers file training runs from the portal or the API."))
+    parts: list[Any] = []
+    if runs:
+        parts.append(table(
+            ["Run", "Stage", "Status", "Accelerator", "Chips", "Hours", "Parameters", "Tokens", "Reported",
+             "Filing", "Current"],
+            [[r["run_id"], r["stage"], r["status"], r["accelerator"] or "—", _num(r["accelerator_count"]),
+              _num(r["training_hours"] or r["chip_hours"]), _num(r["parameters"]), _num(r["training_tokens"]),
+              format_flop(r["reported_flop"]), link(r["accession"], f"/filings/{r['accession']}"),
+              "yes" if r["is_current"] else "superseded"] for r in runs], table_id="runs-table"))
+    if usage:
+        parts.append(html.H3("Inference usage"))
+        parts.append(table(["Period", "Input tokens", "Output tokens", "Accelerator hours", "Filing"],
+                           [[f"{when(u['period_start'])} – {when(u['period_end'])}", _num(u["input_tokens"]),
+                             _num(u["output_tokens"]), _num(u["accelerator_hours"]),
+                             link(u["accession"], f"/filings/{u['accession']}")] for u in usage]))
+    return card("Filed inputs", *parts)
+
+
+def _num(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:,.0f}" if abs(value) < 1e6 else f"{value:.3g}"

@@ -1,0 +1,21 @@
+"""`tracker serve`: the dashboard and the HTTP API behind waitress (a production WSGI server)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="interface to listen on"),
+    port: int = typer.Option(8050, "--port", help="TCP port"),
+) -> None:
+    """Serve the dashboard and the HTTP API until interrupted."""
+    # Imported here so that other commands start without loading Flask, Dash and Plotly.
+    from tracker.web.server import serve as run_server
+
+    typer.echo(f"serving on http://{host}:{port}/ (Ctrl+C stops)")
+    run_server(host, port)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
