@@ -170,8 +170,10 @@ def estimates_long(result: RegistryResult) -> pl.DataFrame:
 
 def _run_inputs_json(run_estimates: pl.DataFrame) -> pl.DataFrame:
     """Each system's runs with every method's figure: the inputs an estimate rests on."""
-    cols = ["run_key", "stage", "status", "hardware_flop_central", "architecture_flop_central",
-            "reported_flop_central", "training_flop_central", "utilization_used", "precision_used"]
+    cols = ["run_key", "stage", "status",
+            *[f"{m}_flop_{b}" for m in ("hardware", "architecture", "reported", "training")
+              for b in ("central", "low", "high")],
+            "utilization_used", "precision_used", "peak_flop_per_s", "notes"]
     present = [c for c in cols if c in run_estimates.columns]
     return (
         run_estimates.group_by("system_key")

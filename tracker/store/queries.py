@@ -485,12 +485,21 @@ def per_method(inputs: Any) -> list[Row]:
 
 
 def _per_method_from_runs(runs: list[Mapping[str, Any]]) -> list[Row]:
+    """Each method summed over the runs it applies to; its interval too when every such run
+    carries one (bounds add, as the estimator's sums do)."""
     out = []
     for method in METHODS:
-        values = [v for v in (_number(r.get(f"{method}_flop_central")) for r in runs) if v]
-        if values:
-            out.append({"method": method, "central": sum(values), "low": None, "high": None,
-                        "runs": len(values), "of_runs": len(runs)})
+        applied = [r for r in runs if _number(r.get(f"{method}_flop_central"))]
+        if not applied:
+            continue
+        lows = [_number(r.get(f"{method}_flop_low")) for r in applied]
+        highs = [_number(r.get(f"{method}_flop_high")) for r in applied]
+        out.append({
+            "method": method, "central": sum(_number(r.get(f"{method}_flop_central")) or 0.0 for r in applied),
+            "low": sum(v for v in lows if v) if all(lows) else None,
+            "high": sum(v for v in highs if v) if all(highs) else None,
+            "runs": len(applied), "of_runs": len(runs),
+        })
     return out
 
 
