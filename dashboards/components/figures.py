@@ -56,12 +56,17 @@ def compute_scatter(points: Sequence[dict[str, Any]], thresholds: Sequence[dict[
     dates = [p["date"] for p in points if p["date"] is not None]
     start = min(dates, default=date.today() - timedelta(days=3 * 365)) - timedelta(days=60)
     end = max(dates, default=date.today()) + timedelta(days=60)
-    for i, line in enumerate(thresholds):
+    # One line per distinct threshold, naming every regime drawn at that level.
+    levels: dict[float, list[str]] = {}
+    for line in thresholds:
+        levels.setdefault(float(line["threshold"]), []).append(str(line["id"]))
+    for i, (level, ids) in enumerate(sorted(levels.items())):
+        shown = ", ".join(ids[:3]) + (f" +{len(ids) - 3} more" if len(ids) > 3 else "")
         fig.add_trace(go.Scatter(
-            x=[start, end], y=[line["threshold"], line["threshold"]], mode="lines",
-            name=f"{line['id']} ({format_flop(line['threshold'])})",
+            x=[start, end], y=[level, level], mode="lines",
+            name=f"{format_flop(level)}: {shown}",
             line={"color": "#344054", "width": 1.5, "dash": LINE_DASHES[i % len(LINE_DASHES)]},
-            hovertemplate=f"{html_lib.escape(line['id'])}: {format_flop(line['threshold'])}<extra></extra>",
+            hovertemplate=html_lib.escape(f"{format_flop(level)}: {', '.join(ids)}") + "<extra></extra>",
         ))
     fig.update_xaxes(title="Publication date (else last run end, else registration)")
     return _base_layout(fig, "Training compute (FLOP)")

@@ -36,10 +36,10 @@ def test_regulator_sees_overview_filters_grid_and_opens_a_system(page: Any, live
     login(page, "reg")
     page.wait_for_selector("#ov-scatter .scatterlayer .point")
     scatter = page.locator("#ov-scatter")
-    # one horizontal line per training-compute regime, named in the legend with its threshold
+    # one horizontal line per threshold level, named in the legend with its regimes
     page.wait_for_selector("#ov-scatter .legendtext:has-text('eu-test-presumption')")
     legend = " ".join(scatter.locator(".legendtext").all_text_contents())
-    assert "eu-test-presumption (1.0 × 10^25 FLOP)" in legend and "us-test-model" in legend
+    assert "1.0 × 10^25 FLOP: eu-test-presumption" in legend and "us-test-model" in legend
     assert page.inner_text("#stat-systems") == "5"
     assert "Showing all 5 systems" in page.inner_text("#ov-sample-note")
     shot(page, "overview")

@@ -13,6 +13,8 @@ def test_pages_and_callbacks_need_a_session(site: Site) -> None:
     assert client.get("/_dash-layout").status_code == 401
     assert client.post("/_dash-update-component", json={}, headers={"Origin": ORIGIN}).status_code == 401
     assert client.get("/login").status_code == 200
+    front = client.get("/")
+    assert front.status_code == 200 and 'id="login-submit"' in front.text
 
 
 def test_sign_in_sets_a_hardened_cookie_and_redirects_only_locally(site: Site) -> None:

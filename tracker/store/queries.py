@@ -225,11 +225,16 @@ def _as_date(value: Any) -> date | None:
     return date.fromisoformat(str(value)[:10])
 
 
+# Regimes that no longer apply stay in the regimes page as history, not on the live chart.
+ENDED_STATES = ("rescinded", "vetoed", "superseded")
+
+
 def threshold_lines(session: Session, scope: Scope, *, regime_id: str | None = None) -> list[Row]:
     """Training-compute thresholds to draw as horizontal lines (regimes are public: no scope)."""
     del scope  # regimes are law, visible to every role; kept for the uniform signature
     q = sa.select(R.id, R.threshold, R.state, R.comparator).where(
-        R.metric.in_(TRAINING_METRICS), R.threshold.is_not(None)).order_by(R.threshold, R.id)
+        R.metric.in_(TRAINING_METRICS), R.threshold.is_not(None),
+        R.state.not_in(ENDED_STATES)).order_by(R.threshold, R.id)
     if regime_id:
         q = q.where(R.id == regime_id)
     return [dict(r._mapping) for r in session.execute(q)]

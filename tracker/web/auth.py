@@ -207,6 +207,9 @@ def _require_login() -> Any:
         return None
     if path.startswith(DASH_JSON_PREFIXES):
         return flask.jsonify({"error": "sign in first"}), 401
+    if path == "/" and flask.request.method == "GET":
+        # The front door answers 200 with the sign-in form rather than a redirect.
+        return _login_page()
     return flask.redirect(f"/login?next={flask.request.full_path.rstrip('?')}")
 
 
