@@ -37,3 +37,25 @@ def format_interval(low: float | None, high: float | None, *, unit: str = "FLOP"
     if low is None or high is None:
         return UNKNOWN
     return f"{format_flop(low, unit='').strip()} – {format_flop(high, unit=unit)}"
+
+
+# Units of the regime metrics that are not FLOP counts (see data/regimes.yaml's header).
+_METRIC_UNITS = {
+    "cluster_peak_ops_per_s": "OP/s",
+    "cost_usd_training": "USD",
+    "revenue_usd_annual": "USD",
+}
+_COUNT_METRICS = ("registered_business_users", "users_registered", "users_mau")
+
+
+def format_metric(value: float | None, metric: str | None) -> str:
+    """A regime's value or threshold in the metric's own unit (FLOP, OP/s, USD, users or a ratio)."""
+    if value is None:
+        return UNKNOWN
+    if metric == "modification_flop_ratio":
+        return f"{value:.2f} of the original's compute"
+    if metric == "relative_to_largest_run":
+        return f"{value:g} × the largest run"
+    if metric in _COUNT_METRICS:
+        return f"{value:,.0f} users"
+    return format_flop(value, unit=_METRIC_UNITS.get(metric or "", "FLOP"))

@@ -23,6 +23,7 @@ from dashboards.components.formatting import (
     when,
 )
 from tracker.store import queries
+from tracker.units import format_metric
 from tracker.web.auth import current_scope, db_session
 
 dash.register_page(__name__, path_template="/systems/<system_id>", name="System",
@@ -112,12 +113,14 @@ def _obligations(flags: list[dict[str, Any]]) -> html.Section:
         overdue = deadline is not None and deadline < today and f["notified_at"] is None \
             and f["status"] in queries.CROSSING
         rows.append([link(f["regime_id"], "/regimes"), status_badge(f["status"], f["projected"]),
-                     format_flop(f["value_central"]), format_flop(f["threshold"]), f["obligation"] or "—",
+                     format_metric(f["value_central"], f.get("metric")), format_metric(f["threshold"], f.get("metric")),
+                     f["obligation"] or "—", when(f.get("crossed_on")),
                      html.Span(when(deadline) + (" (overdue)" if overdue else ""),
                                className="danger-text" if overdue else ""),
                      when(f["notified_at"])])
     return card("Flags and obligations", table(
-        ["Regime", "Status", "Value", "Threshold", "Obligation", "Deadline", "Notified"], rows,
+        ["Regime", "Status", "Value", "Threshold", "Obligation", "Crossed (projected: expected)", "Deadline",
+         "Notified"], rows,
         table_id="flags-table"))
 
 

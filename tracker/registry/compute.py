@@ -49,7 +49,8 @@ def _active_parameters(runs: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-CUMULATIVE_HIGHS = ("training_flop_high", "param_update_flop_high", "projected_training_flop_high")
+# Projected compute is left alone: a system with only pending runs also reads as "incomplete".
+CUMULATIVE_HIGHS = ("training_flop_high", "param_update_flop_high")
 
 
 def _unbounded_when_lineage_incomplete(systems: pl.DataFrame) -> pl.DataFrame:
