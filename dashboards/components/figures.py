@@ -79,10 +79,10 @@ def inference_lines(series: Sequence[dict[str, Any]]) -> go.Figure:
         fig.add_trace(go.Scatter(
             x=[p["at"] for p in s["points"]], y=[p["central"] for p in s["points"]], mode="lines+markers",
             name=label, customdata=[format_flop(p["central"]) for p in s["points"]],
-            hovertemplate=f"<b>{label}</b><br>%{{x|%Y-%m-%d}}: %{{customdata}} per 30 days<extra></extra>",
+            hovertemplate=f"<b>{label}</b><br>period ending %{{x|%Y-%m-%d}}: %{{customdata}}<extra></extra>",
         ))
-    fig.update_xaxes(title="Estimated on")
-    fig = _base_layout(fig, "Inference compute, 30 days (FLOP)")
+    fig.update_xaxes(title="End of the filed usage period")
+    fig = _base_layout(fig, "Inference compute per period (FLOP)")
     fig.update_layout(height=360)
     return fig
 

@@ -62,13 +62,15 @@ def system(session: Session, owner: Provider, name: str, *, version: str = "",
 def estimate(session: Session, subject: AISystem, central: float, *, kind: str = "training",
              spread: float = 1.5, methods: str = "hardware,reported", confidence: str = "likely",
              per_method: dict[str, tuple[float, float, float]] | None = None,
-             computed_at: datetime | None = None) -> Estimate:
+             computed_at: datetime | None = None,
+             period: tuple[date, date] | None = None) -> Estimate:
     inputs = {"methods": {m: {"central": c, "low": lo, "high": hi}
                           for m, (c, lo, hi) in (per_method or {}).items()}}
     row = Estimate(system_id=subject.id, kind=kind, central_flop=central, low_flop=central / spread,
                    high_flop=central * spread, methods=methods, confidence=confidence,
                    inputs_json=json.dumps(inputs), methodology_version="test-1",
-                   computed_at=computed_at or datetime.now(UTC))
+                   computed_at=computed_at or datetime.now(UTC),
+                   period_start=period[0] if period else None, period_end=period[1] if period else None)
     session.add(row)
     session.flush()
     return row
@@ -151,6 +153,9 @@ def seed_world(session: Session, *, today: date | None = None, users: bool = Tru
     estimate(session, xss, 5e24, methods="reported")
     estimate(session, big, 1.1e24, kind="inference_30d", computed_at=datetime.now(UTC) - timedelta(days=30))
     estimate(session, secret, 3e24, kind="inference_30d")
+    estimate(session, big, 9e23, kind="inference_period", period=(date(2026, 9, 1), date(2026, 9, 30)))
+    estimate(session, big, 1.1e24, kind="inference_period", period=(date(2026, 10, 1), date(2026, 10, 31)))
+    estimate(session, secret, 3e24, kind="inference_period", period=(date(2026, 10, 1), date(2026, 10, 31)))
     flag(session, big, eu, "above", deadline=today - timedelta(days=3), value=3.8e25)  # overdue
     flag(session, tuned, eu, "likely_above", deadline=today + timedelta(days=10), value=3.9e25)
     flag(session, small, eu, "below", value=2e23)

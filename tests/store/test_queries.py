@@ -178,3 +178,27 @@ def test_per_method_reads_the_pipelines_run_inputs() -> None:
     assert methods["hardware"]["central"] == pytest.approx(2.1e25) and methods["hardware"]["runs"] == 2
     assert methods["architecture"]["runs"] == 1 and methods["architecture"]["of_runs"] == 2
     assert queries.per_method(None) == [] and queries.per_method({"runs": "nonsense"}) == []
+
+
+def test_per_method_sums_intervals_when_every_run_has_one() -> None:
+    inputs = {"runs": [
+        {"hardware_flop_central": 2e25, "hardware_flop_low": 1e25, "hardware_flop_high": 4e25},
+        {"hardware_flop_central": 1e24, "hardware_flop_low": 5e23, "hardware_flop_high": 2e24},
+        {"architecture_flop_central": 3e24, "architecture_flop_low": None, "architecture_flop_high": 4e24},
+    ]}
+    methods = {m["method"]: m for m in queries.per_method(inputs)}
+    assert methods["hardware"]["low"] == pytest.approx(1.05e25)
+    assert methods["hardware"]["high"] == pytest.approx(4.2e25)
+    assert methods["architecture"]["low"] is None  # a run without a bound leaves the sum unbounded
+
+
+def test_inference_series_plots_each_filed_period_within_scope(engine: Engine, world: factories.World) -> None:
+    with Session(engine) as session:
+        everything = queries.inference_series(session, REGULATOR)
+        own = queries.inference_series(session, acme(world))
+    by_name = {s["name"]: s for s in everything["series"]}
+    assert len(by_name) == 2
+    big = next(s for s in everything["series"] if len(s["points"]) == 2)
+    assert [p["at"] for p in big["points"]] == [date(2026, 9, 30), date(2026, 10, 31)]
+    assert [p["central"] for p in big["points"]] == [9e23, 1.1e24]
+    assert [s["name"] for s in own["series"]] == [big["name"]]

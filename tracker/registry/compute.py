@@ -8,7 +8,13 @@ from datetime import date
 import polars as pl
 
 from tracker.catalog.accelerators import Catalog
-from tracker.estimate.engine import cluster_capacity, estimate_inference, estimate_runs, estimate_systems
+from tracker.estimate.engine import (
+    cluster_capacity,
+    estimate_inference,
+    estimate_inference_periods,
+    estimate_runs,
+    estimate_systems,
+)
 from tracker.estimate.projection import crossing_date_expr
 from tracker.regimes.evaluate import Evaluation, evaluate
 from tracker.regimes.model import Regime
@@ -21,6 +27,7 @@ class RegistryResult:
     systems: pl.DataFrame  # one row per system: identity, estimates, inference, provider
     clusters: pl.DataFrame
     evaluation: Evaluation
+    inference_periods: pl.DataFrame  # one row per system and filed usage period
 
 
 def _systems_with_lineage(systems: pl.DataFrame, runs: pl.DataFrame) -> pl.DataFrame:
@@ -89,7 +96,9 @@ def compute_registry(inputs: RegistryInputs, catalog: Catalog, regimes: list[Reg
     run_estimates = estimate_runs(runs, catalog)
     system_estimates = estimate_systems(run_estimates, systems.select("system_key", "base_system_key"), as_of)
     usage = inputs.usage.with_columns(catalog.resolve_series(inputs.usage["accelerator"]).alias("accelerator"))
-    inference = estimate_inference(usage, _active_parameters(runs), catalog, as_of)
+    active = _active_parameters(runs)
+    inference = estimate_inference(usage, active, catalog, as_of)
+    inference_periods = estimate_inference_periods(usage, active, catalog, as_of)
     clusters = cluster_capacity(
         inputs.clusters.with_columns(catalog.resolve_series(inputs.clusters["accelerator"]).alias("accelerator")),
         catalog,
@@ -103,4 +112,5 @@ def compute_registry(inputs: RegistryInputs, catalog: Catalog, regimes: list[Reg
     evaluation = evaluate(joined, regimes, as_of, previous_flags=previous, clusters=clusters)
     evaluation = Evaluation(flags=_projected_crossings(evaluation.flags, joined),
                             transitions=evaluation.transitions)
-    return RegistryResult(run_estimates=run_estimates, systems=joined, clusters=clusters, evaluation=evaluation)
+    return RegistryResult(run_estimates=run_estimates, systems=joined, clusters=clusters, evaluation=evaluation,
+                          inference_periods=inference_periods)

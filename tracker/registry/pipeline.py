@@ -41,6 +41,8 @@ ESTIMATE_KINDS: dict[str, str] = {
     "projected": "projected_training_flop",
     "inference_30d": "inference_flop_30d",
 }
+PERIOD_INPUTS = ("input_tokens", "output_tokens", "requests", "mean_context_tokens", "accelerator",
+                 "accelerator_hours", "utilization", "tokens_flop_central", "fleet_flop_central")
 FLAG_FIELDS = ("status", "projected", "value_central", "value_low", "value_high", "threshold",
                "crossed_on", "first_flagged_on", "deadline", "reason")
 ALERTING_STATUSES = ("above", "likely_above")
@@ -164,8 +166,19 @@ def estimates_long(result: RegistryResult) -> pl.DataFrame:
                 confidence.alias("confidence"),
             )
         )
-    long = pl.concat(parts)
-    return long.join(runs_json, on="system_id", how="left")
+    periods = result.inference_periods.filter(pl.col("inference_flop_central").is_not_null()).select(
+        pl.col("system_key").cast(pl.Int64).alias("system_id"),
+        pl.lit("inference_period").alias("kind"),
+        pl.col("inference_flop_central").alias("central_flop"),
+        pl.col("inference_flop_low").alias("low_flop"),
+        pl.col("inference_flop_high").alias("high_flop"),
+        pl.col("methods").list.join(",").fill_null("").alias("methods"),
+        pl.lit(None, pl.String).alias("confidence"),
+        "period_start", "period_end",
+        pl.struct(PERIOD_INPUTS).struct.json_encode().alias("inputs_json"),
+    )
+    long = pl.concat(parts, how="diagonal_relaxed").join(runs_json, on="system_id", how="left")
+    return pl.concat([long, periods], how="diagonal_relaxed")
 
 
 def _run_inputs_json(run_estimates: pl.DataFrame) -> pl.DataFrame:
@@ -190,14 +203,16 @@ def _write_estimates(session: Session, result: RegistryResult) -> int:
     conn = session.connection()
     e = columns(Estimate)
     current_rows = conn.execute(
-        sa.select(e.id, e.system_id, e.kind, e.central_flop, e.low_flop, e.high_flop).where(e.is_current)
+        sa.select(e.id, e.system_id, e.kind, e.period_start, e.period_end, e.central_flop, e.low_flop,
+                  e.high_flop).where(e.is_current)
     ).all()
     current = pl.DataFrame(
         [tuple(r) for r in current_rows], orient="row",
-        schema={"id": pl.Int64, "system_id": pl.Int64, "kind": pl.String, "old_central": pl.Float64,
-                "old_low": pl.Float64, "old_high": pl.Float64},
+        schema={"id": pl.Int64, "system_id": pl.Int64, "kind": pl.String, "period_start": pl.Date,
+                "period_end": pl.Date, "old_central": pl.Float64, "old_low": pl.Float64, "old_high": pl.Float64},
     )
-    merged = new.join(current, on=["system_id", "kind"], how="full", coalesce=True)
+    merged = new.join(current, on=["system_id", "kind", "period_start", "period_end"], how="full",
+                      coalesce=True, nulls_equal=True)
     same = (
         _close(pl.col("central_flop"), pl.col("old_central"))
         & _close(pl.col("low_flop"), pl.col("old_low"))
@@ -209,8 +224,8 @@ def _write_estimates(session: Session, result: RegistryResult) -> int:
         conn.execute(sa.update(Estimate.__table__)  # type: ignore[attr-defined]
                      .where(e.id.in_(retire[start:start + ID_CHUNK])).values(is_current=False))
     inserts = changed.filter(pl.col("central_flop").is_not_null()).select(
-        "system_id", "kind", "central_flop", "low_flop", "high_flop", "methods", "confidence",
-        "inputs_json",
+        "system_id", "kind", "period_start", "period_end", "central_flop", "low_flop", "high_flop", "methods",
+        "confidence", "inputs_json",
         pl.lit(METHODOLOGY_VERSION).alias("methodology_version"),
         pl.lit(utcnow()).dt.replace_time_zone("UTC").alias("computed_at"),
         pl.lit(True).alias("is_current"),

@@ -152,7 +152,9 @@ class Estimate(SQLModel, table=True):
     __table_args__ = (sa.Index("ix_estimate_current", "system_id", "kind", "is_current"),)
     id: int | None = Field(default=None, primary_key=True)
     system_id: int = Field(foreign_key="ai_system.id")
-    kind: str = Field(max_length=32)  # training | modification | projected | inference_30d
+    kind: str = Field(max_length=32)  # training | modification | projected | inference_30d | inference_period
+    period_start: date | None = None  # inference_period rows only: the filed usage period
+    period_end: date | None = None
     central_flop: float | None = None
     low_flop: float | None = None
     high_flop: float | None = None

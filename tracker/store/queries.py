@@ -242,7 +242,7 @@ def threshold_lines(session: Session, scope: Scope, *, regime_id: str | None = N
 
 def inference_series(session: Session, scope: Scope, *, provider_ids: Sequence[int] | None = None,
                      top_n: int = 10) -> Row:
-    """30-day inference compute over time for the ``top_n`` systems by current inference."""
+    """Inference compute per filed usage period for the ``top_n`` systems by current 30-day inference."""
     current: Any = aliased(Estimate)
     top_q = (sa.select(S.id).join(current, _current(current, "inference_30d"))
              .where(current.central_flop.is_not(None))
@@ -253,16 +253,17 @@ def inference_series(session: Session, scope: Scope, *, provider_ids: Sequence[i
     ids = list(session.execute(top_q).scalars())
     if not ids:
         return {"series": [], "top_n": top_n}
-    q = (sa.select(S.id, S.name, S.version, P.slug.label("provider"), E.computed_at, E.central_flop,
+    # Each filed usage period's own estimate, plotted at the period's end.
+    q = (sa.select(S.id, S.name, S.version, P.slug.label("provider"), E.period_end.label("at"), E.central_flop,
                    E.low_flop, E.high_flop)
          .join(S, S.id == E.system_id).join(P, P.id == S.provider_id)
-         .where(E.kind == "inference_30d", E.system_id.in_(ids), E.central_flop.is_not(None))
-         .order_by(S.id, E.computed_at))
+         .where(E.kind == "inference_period", E.is_current, E.system_id.in_(ids), E.central_flop.is_not(None))
+         .order_by(S.id, E.period_end))
     series: dict[int, Row] = {}
     for r in session.execute(scope.restrict(q, S.provider_id)):
         entry = series.setdefault(r.id, {"id": r.id, "name": r.name, "version": r.version,
                                          "provider": r.provider, "points": []})
-        entry["points"].append({"at": r.computed_at, "central": r.central_flop,
+        entry["points"].append({"at": r.at, "central": r.central_flop,
                                 "low": r.low_flop, "high": r.high_flop})
     return {"series": [series[i] for i in ids if i in series], "top_n": top_n}
 
