@@ -1,0 +1,122 @@
+"""``/api/v1``: file disclosures and read their receipts, with a per-provider bearer token.
+
+Thin by design: authentication, size limits and HTTP status codes live here; every rule about
+the file lives in tracker.filing.service, which the CLI and inbox call too. A receipt of another
+provider answers 404, not 403, so a token cannot probe which accession numbers exist.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from tracker.api.openapi import openapi_document
+from tracker.auth.tokens import authenticate_token
+from tracker.config import get_settings
+from tracker.filing.receipts import Receipt, outcome_of
+from tracker.filing.service import file_disclosure
+from tracker.store.db import get_engine
+from tracker.store.models import Filing, Provider
+
+api_blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
+ENGINE_KEY = "tracker_engine"
+
+
+@dataclass(frozen=True)
+class Caller:
+    provider_id: int
+    provider_slug: str
+    label: str  # recorded as filed_by
+
+
+def _engine() -> Engine:
+    engine = current_app.extensions.get(ENGINE_KEY)
+    return engine if isinstance(engine, Engine) else get_engine()
+
+
+def _max_bytes() -> int:
+    configured = current_app.config.get("MAX_CONTENT_LENGTH")
+    return int(configured) if configured else get_settings().max_upload_bytes
+
+
+def _error(status: int, message: str, **extra: Any) -> tuple[Response, int]:
+    body = {"errors": [{"row": None, "column": None, "message": message}], **extra}
+    response = jsonify(body)
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="tracker"'
+    return response, status
+
+
+def _caller() -> Caller | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    with Session(_engine(), expire_on_commit=False) as session, session.begin():
+        found = authenticate_token(session, token.strip())
+        if found is None or found.provider_id is None:
+            return None
+        provider = session.get(Provider, found.provider_id)
+        if provider is None or provider.id is None:
+            return None
+        return Caller(provider.id, provider.slug, f"api:{found.token_prefix}")
+
+
+def _too_large() -> tuple[Response, int]:
+    return _error(413, f"the upload is larger than the cap of {_max_bytes()} bytes")
+
+
+@api_blueprint.errorhandler(RequestEntityTooLarge)
+def _on_too_large(_exc: RequestEntityTooLarge) -> tuple[Response, int]:
+    return _too_large()
+
+
+@api_blueprint.post("/disclosures")
+def post_disclosure() -> tuple[Response, int]:
+    # Refuse by the declared length before any byte of the body is read.
+    if request.content_length is not None and request.content_length > _max_bytes():
+        return _too_large()
+    caller = _caller()
+    if caller is None:
+        return _error(401, "missing, unknown or revoked bearer token")
+    provider = request.form.get("provider")
+    if provider and provider != caller.provider_slug:
+        return _error(403, "this token files only for its own provider")
+    upload = request.files.get("file")
+    if upload is None:
+        return _error(400, "the multipart field 'file' is missing; expected the disclosure file")
+    content = upload.stream.read(_max_bytes() + 1)
+    if len(content) > _max_bytes():  # chunked uploads declare no length
+        return _too_large()
+    outcome = file_disclosure(
+        _engine(), content=content, filename=upload.filename or "upload", kind=request.form.get("kind") or None,
+        provider_slug=caller.provider_slug, filed_by=caller.label, channel="api", create_provider=False,
+    )
+    body = outcome.to_dict()
+    if isinstance(outcome, Receipt):
+        response = jsonify(body)
+        response.headers["Location"] = f"{api_blueprint.url_prefix}/disclosures/{outcome.accession}"
+        return response, 200 if outcome.duplicate else 201
+    return jsonify(body), 400
+
+
+@api_blueprint.get("/disclosures/<accession>")
+def get_disclosure(accession: str) -> tuple[Response, int]:
+    caller = _caller()
+    if caller is None:
+        return _error(401, "missing, unknown or revoked bearer token")
+    with Session(_engine()) as session:
+        filing = session.exec(select(Filing).where(Filing.accession == accession)).first()
+        if filing is None or filing.provider_id != caller.provider_id:
+            return _error(404, f"no filing {accession[:40]!r} for this provider")
+        return jsonify(outcome_of(filing, caller.provider_slug).to_dict()), 200
+
+
+@api_blueprint.get("/openapi.json")
+def openapi() -> tuple[Response, int]:
+    return jsonify(openapi_document()), 200

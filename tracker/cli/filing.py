@@ -1,0 +1,160 @@
+"""Filing commands: ``ingest``, ``schema``, ``import-epoch``, ``match`` and ``api-token``.
+
+The CLI is an operator channel: it files for any provider slug and creates unknown ones.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+from pathlib import Path
+
+import typer
+from sqlmodel import select
+
+from tracker.cli.errors import EXIT_REJECTED, fail
+from tracker.filing.kinds import KINDS, get_kind, json_schema
+from tracker.filing.receipts import Receipt, Rejection
+from tracker.filing.service import FilingError, file_disclosure
+
+token_app = typer.Typer(help="Per-provider API tokens.", no_args_is_help=True)
+
+
+def _actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+def _print_outcome(outcome: Receipt | Rejection, fmt: str) -> None:
+    if isinstance(outcome, Rejection):
+        for problem in outcome.errors:
+            print(str(problem), file=sys.stderr)
+        if outcome.accession:
+            print(f"rejected: {outcome.accession} ({len(outcome.errors)} problems)", file=sys.stderr)
+        raise typer.Exit(EXIT_REJECTED)
+    if fmt == "json":
+        typer.echo(json.dumps(outcome.to_dict(), indent=2))
+        return
+    label = {"valid": "valid (dry run, nothing filed)", "accepted": "accepted"}[outcome.status]
+    if outcome.duplicate:
+        label = "already filed (same bytes): original receipt"
+    rows = [("status", label), ("accession", outcome.accession or "-"), ("provider", outcome.provider),
+            ("kind", outcome.kind), ("sha256", outcome.sha256), ("records", str(outcome.records)),
+            ("superseded", str(outcome.superseded)),
+            ("filed_at", outcome.filed_at.isoformat() if outcome.filed_at else "-")]
+    for key, value in rows:
+        typer.echo(f"{key:<11} {value}")
+
+
+def ingest(
+    file: Path = typer.Argument(..., help="CSV, JSON, Parquet or XLSX disclosure"),
+    provider: str = typer.Option(..., "--provider", help="provider slug (created when new)"),
+    kind: str | None = typer.Option(None, "--kind", help=f"one of {', '.join(KINDS)}"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="validate only; store nothing"),
+    fmt: str = typer.Option("table", "--format", help="json | table"),
+) -> None:
+    """File a disclosure and print its receipt (exit 2 with the problems when rejected)."""
+    from tracker.store.db import get_engine
+
+    if fmt not in ("json", "table"):
+        fail(f"unknown format {fmt!r}; expected json or table")
+    if not file.is_file():
+        fail(f"no such file: {file}")
+    try:
+        outcome = file_disclosure(get_engine(), content=file, filename=file.name, kind=kind,
+                                  provider_slug=provider, filed_by=_actor(), channel="cli", dry_run=dry_run)
+    except FilingError as exc:
+        fail(str(exc))
+    _print_outcome(outcome, fmt)
+
+
+def schema(kind: str = typer.Argument(..., help=f"one of {', '.join(KINDS)}")) -> None:
+    """Print the JSON Schema of a disclosure kind."""
+    spec = get_kind(kind)
+    if spec is None:
+        fail(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
+    typer.echo(json.dumps(json_schema(spec), indent=2))
+
+
+def import_epoch_command(
+    csv_path: Path = typer.Argument(..., help="Epoch AI 'AI Models' CSV"),
+    source: str | None = typer.Option(None, "--source", help="source label (default epoch:<file stem>)"),
+) -> None:
+    """Import Epoch AI's models table as a public snapshot (same file twice: nothing new)."""
+    from tracker.filing.public import import_epoch
+    from tracker.store.db import get_engine
+
+    if not csv_path.is_file():
+        fail(f"no such file: {csv_path}")
+    try:
+        result = import_epoch(get_engine(), csv_path, _actor(), source=source)
+    except ValueError as exc:
+        fail(str(exc))
+    state = "imported" if result.created else "unchanged (already imported)"
+    typer.echo(f"{state}: snapshot {result.snapshot_id} of {result.source}, {result.row_count} models, "
+               f"+{result.added} ~{result.changed} -{result.removed}, {result.discrepancies} new discrepancies")
+
+
+def match(
+    system: str = typer.Argument(..., help="filed system name"),
+    public_name: str = typer.Argument(..., help="the model's name in the public table"),
+    provider: str = typer.Option(..., "--provider", help="provider slug"),
+    version: str = typer.Option("", "--version", help="system version (empty: unversioned)"),
+) -> None:
+    """Map a filed system to a public record for the discrepancy check."""
+    from tracker.filing.public import add_match
+    from tracker.store.db import get_engine, session_scope
+
+    try:
+        with session_scope(get_engine()) as session:
+            add_match(session, provider_slug=provider, system=system, version=version, public_name=public_name,
+                      actor=_actor())
+    except LookupError as exc:
+        fail(str(exc).strip("'\""))
+    typer.echo(f"matched {provider}/{system}{'@' + version if version else ''} -> {public_name!r}")
+
+
+@token_app.command("create")
+def token_create(
+    provider: str = typer.Option(..., "--provider", help="provider slug"),
+    name: str = typer.Option("api", "--name", help="label for listings"),
+) -> None:
+    """Create an API token; the token is printed once."""
+    from tracker.auth.tokens import create_token
+    from tracker.store.db import get_engine, session_scope
+    from tracker.store.models import Provider
+
+    with session_scope(get_engine()) as session:
+        found = session.exec(select(Provider).where(Provider.slug == provider)).first()
+        if found is None or found.id is None:
+            fail(f"unknown provider {provider!r}")
+        plaintext, token = create_token(session, user_id=None, provider_id=found.id, name=name, actor=_actor())
+    typer.echo(plaintext)
+    typer.echo(f"token id {token.id}, prefix {token.token_prefix}: store it now, it is not shown again",
+               err=True)
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: int = typer.Argument(..., help="token id")) -> None:
+    """Revoke an API token (operator: any provider's)."""
+    from tracker.auth.scope import Scope
+    from tracker.auth.tokens import revoke_token
+    from tracker.store.db import get_engine, session_scope
+
+    try:
+        with session_scope(get_engine()) as session:
+            revoke_token(session, token_id, scope=Scope(actor=_actor(), role="admin"))
+    except LookupError as exc:
+        fail(str(exc).strip("'\""))
+    typer.echo(f"token {token_id} revoked")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("ingest")(ingest)
+    app.command("schema")(schema)
+    app.command("import-epoch")(import_epoch_command)
+    app.command("match")(match)
+    app.add_typer(token_app, name="api-token")

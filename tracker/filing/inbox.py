@@ -1,0 +1,124 @@
+"""The drop folder: ``<inbox>/<provider>/<kind>/<file>``, polled by the scheduler every minute.
+
+Accepted files move to ``<archive>/<provider>/<kind>/<accession>__<name>``; rejected ones to
+``<rejected>/<provider>/<kind>/<name>`` with ``<name>.errors.json`` beside them.
+
+Crash safety: the database commit happens before the move. If the process dies in between, the
+file is still in the inbox; the next poll files the same bytes, gets the original receipt (filing
+is idempotent by SHA-256) and moves the file then — no duplicate records.
+
+Files still being written are skipped: names starting with ``.`` or ending ``.part``/``.tmp``/
+``.partial``, and files modified in the last ``min_age_s`` seconds. Symbolic links are never
+followed, and every destination is built from a sanitised base name inside the configured folders.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+
+from tracker.config import Settings
+from tracker.filing.kinds import KINDS
+from tracker.filing.problems import Problem
+from tracker.filing.receipts import Receipt, Rejection
+from tracker.filing.service import SLUG, FilingError, file_disclosure, safe_filename
+
+log = logging.getLogger(__name__)
+IN_PROGRESS_SUFFIXES = (".part", ".tmp", ".partial", ".crdownload")
+MIN_AGE_S = 2.0
+INBOX_ACTOR = "inbox"
+
+
+@dataclass(frozen=True)
+class InboxResult:
+    source: Path  # where the file was found
+    destination: Path | None  # where it went (None: left in place after an unexpected failure)
+    outcome: Receipt | Rejection | None
+    error: str | None = None  # an unexpected failure: the file stays and is retried next poll
+
+
+def _ready(path: Path, now: float, min_age_s: float) -> bool:
+    name = path.name
+    if name.startswith(".") or name.lower().endswith(IN_PROGRESS_SUFFIXES):
+        return False
+    if path.is_symlink() or not path.is_file():
+        return False
+    return now - path.stat().st_mtime >= min_age_s
+
+
+def _free(path: Path) -> Path:
+    """The path, or the same name with a counter when taken (never overwrite an archived file)."""
+    if not path.exists():
+        return path
+    for n in range(1, 10_000):
+        candidate = path.with_name(f"{path.stem}.{n}{path.suffix}")
+        if not candidate.exists():
+            return candidate
+    raise FileExistsError(path)
+
+
+def _move(source: Path, destination: Path) -> Path:
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    target = _free(destination)
+    try:
+        os.replace(source, target)  # atomic within one file system
+    except OSError:
+        shutil.move(str(source), str(target))
+    return target
+
+
+def _reject_in_place(path: Path, message: str, settings: Settings, provider: str, kind: str) -> InboxResult:
+    # A folder that names no provider or kind cannot be filed: park the file with the reason.
+    rejection = Rejection(None, provider, kind, "", path.name, None, [Problem.file(message)])
+    return _park_rejected(path, rejection, settings.rejected_dir / "_unfiled")
+
+
+def _park_rejected(path: Path, rejection: Rejection, folder: Path) -> InboxResult:
+    target = _move(path, folder / safe_filename(path.name))
+    errors = target.with_name(target.name + ".errors.json")
+    errors.write_text(json.dumps(rejection.to_dict(), indent=2, ensure_ascii=False), encoding="utf-8")
+    return InboxResult(path, target, rejection)
+
+
+def poll_inbox(engine: Engine, settings: Settings, *, min_age_s: float = MIN_AGE_S) -> list[InboxResult]:
+    """File every ready file of the inbox once; returns what happened to each."""
+    inbox = settings.inbox_dir
+    if not inbox.is_dir():
+        return []
+    now = time.time()
+    results: list[InboxResult] = []
+    for provider_dir in sorted(p for p in inbox.iterdir() if p.is_dir() and not p.is_symlink()):
+        for kind_dir in sorted(p for p in provider_dir.iterdir() if p.is_dir() and not p.is_symlink()):
+            for path in sorted(kind_dir.iterdir()):
+                if _ready(path, now, min_age_s):
+                    results.append(_file_one(engine, settings, path, provider_dir.name, kind_dir.name))
+    return results
+
+
+def _file_one(engine: Engine, settings: Settings, path: Path, provider: str, kind: str) -> InboxResult:
+    if not SLUG.match(provider):
+        return _reject_in_place(path, f"inbox folder {provider!r} is not a provider slug", settings, provider, kind)
+    if kind not in KINDS:
+        return _reject_in_place(path, f"inbox sub-folder {kind!r} is not a kind; expected one of "
+                                      f"{', '.join(KINDS)}", settings, provider, kind)
+    name = safe_filename(path.name)
+    archive = settings.archive_dir / provider / kind
+    try:
+        outcome = file_disclosure(
+            engine, content=path, filename=name, kind=kind, provider_slug=provider, filed_by=INBOX_ACTOR,
+            channel="inbox", stored_path=lambda accession: str(archive / f"{accession}__{name}"),
+        )
+    except (FilingError, OSError) as exc:
+        log.exception("inbox file %s could not be filed", path)
+        return InboxResult(path, None, None, str(exc))
+    if isinstance(outcome, Rejection):
+        return _park_rejected(path, outcome, settings.rejected_dir / provider / kind)
+    target = _move(path, archive / f"{outcome.accession}__{name}")
+    return InboxResult(path, target, outcome)

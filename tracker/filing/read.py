@@ -1,0 +1,256 @@
+"""Bytes -> a table of text cells, for CSV, JSON, Parquet and XLSX.
+
+Every cell is read as text so that converting it is validation's job and a bad cell becomes a
+message, not a crash. Anything a parser throws on malformed input is turned into a
+:class:`DisclosureRejected` here, at the boundary: nothing else may escape a reader.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import json
+from dataclasses import dataclass
+from pathlib import PurePath
+from typing import Any
+
+import polars as pl
+
+from tracker.filing.problems import DisclosureRejected, Problem
+
+FORMATS = ("csv", "json", "parquet", "xlsx")
+_EXTENSIONS = {".csv": "csv", ".txt": "csv", ".json": "json", ".parquet": "parquet", ".pq": "parquet",
+               ".xlsx": "xlsx"}
+BOM = codecs.BOM_UTF8
+EXPECT_UTF8 = "expected UTF-8 text (in Excel: Save As 'CSV UTF-8')"
+
+
+@dataclass(frozen=True)
+class RawTable:
+    """Cells as text; ``header`` holds the column names exactly as the file spells them."""
+
+    format: str
+    header: list[str]
+    frame: pl.DataFrame  # one String column per header entry, named c0, c1, ...
+    kind_hint: str | None = None  # from a JSON envelope
+
+
+def detect_format(content: bytes, filename: str) -> str:
+    """By extension when it is a known one, else by content (magic bytes, first character)."""
+    suffix = PurePath(filename).suffix.lower()
+    if suffix in _EXTENSIONS:
+        return _EXTENSIONS[suffix]
+    if content.startswith(b"PAR1"):
+        return "parquet"
+    if content.startswith(b"PK\x03\x04"):
+        return "xlsx"
+    if content.removeprefix(BOM).lstrip()[:1] in (b"[", b"{"):
+        return "json"
+    return "csv"
+
+
+def read_table(content: bytes, filename: str) -> RawTable:
+    fmt = detect_format(content, filename)
+    if not content.removeprefix(BOM).strip():
+        raise DisclosureRejected.one(Problem.file("the file is empty; expected a header row and records"))
+    reader = {"csv": _read_csv, "json": _read_json, "parquet": _read_parquet, "xlsx": _read_xlsx}[fmt]
+    return reader(content)
+
+
+def decode_utf8(content: bytes) -> str:
+    try:
+        return content.removeprefix(BOM).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DisclosureRejected.one(not_utf8_problem(content, exc.start + (3 if content.startswith(BOM)
+                                                                            else 0))) from None
+
+
+def not_utf8_problem(content: bytes, offset: int) -> Problem:
+    line = content.count(b"\n", 0, offset) + 1
+    byte = content[offset : offset + 1].hex()
+    return Problem.file(
+        f"text is not UTF-8: byte 0x{byte} at byte offset {offset} (line {line}, data row {line - 1} "
+        f"when no cell spans lines); {EXPECT_UTF8}"
+    )
+
+
+def _table(fmt: str, header: list[str], rows: pl.DataFrame, kind_hint: str | None = None) -> RawTable:
+    names = [f"c{i}" for i in range(len(header))]
+    frame = rows.rename(dict(zip(rows.columns, names, strict=True))) if rows.width else rows
+    return RawTable(fmt, [h.replace("\ufeff", "").strip() for h in header], frame, kind_hint)
+
+
+# --- CSV ---------------------------------------------------------------------------------------
+
+def _read_csv(content: bytes) -> RawTable:
+    text = decode_utf8(content)
+    widths = _record_widths(text)
+    if not widths:
+        raise DisclosureRejected.one(Problem.file("the file is empty; expected a header row and records"))
+    header_width = widths[0]
+    _reject_other_delimiter(text, header_width)
+    problems = [
+        Problem(row, None, f"has {width} fields; expected {header_width} like the header "
+                           "(a missing delimiter or an unclosed quote?)")
+        for row, width in enumerate(widths[1:], start=1)
+        if width not in (0, header_width)  # 0 = a blank line, skipped like an empty record
+    ]
+    if problems:
+        raise DisclosureRejected(problems)
+    try:
+        grid = pl.read_csv(
+            io.BytesIO(text.encode("utf-8")), has_header=False, infer_schema=False,
+            empty_string_is_null=False, truncate_ragged_lines=True, raise_if_empty=False,
+        )
+    except Exception as exc:  # polars raises several types on malformed text; all mean "cannot parse"
+        raise DisclosureRejected.one(Problem.file(f"cannot parse as CSV ({_first_line(exc)})")) from None
+    header = [h or "" for h in grid.row(0)]
+    return _table("csv", header, grid.slice(1))
+
+
+def _record_widths(text: str) -> list[int]:
+    """Fields per record, parsed strictly: an unclosed quote is reported with its line."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        return [len(record) for record in reader]
+    except csv.Error as exc:
+        raise DisclosureRejected.one(
+            Problem.file(f"cannot parse as CSV near line {reader.line_num}: {exc}; expected "
+                         "comma-separated fields with double quotes closed on every cell")
+        ) from None
+
+
+def _reject_other_delimiter(text: str, header_width: int) -> None:
+    if header_width != 1:
+        return
+    first_line = text.splitlines()[0] if text else ""
+    for delimiter, label in ((";", "semicolons"), ("\t", "tabs"), ("|", "pipes")):
+        if delimiter in first_line:
+            raise DisclosureRejected.one(
+                Problem.header(f"columns seem separated by {label}; expected commas (contract §1)")
+            )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:200]
+
+
+# --- JSON --------------------------------------------------------------------------------------
+
+_ENVELOPE_KEYS = {"schema_version", "kind", "records"}
+
+
+def _read_json(content: bytes) -> RawTable:
+    text = decode_utf8(content)
+    try:
+        # Numbers are kept as their literal text: validation converts them like CSV cells, and
+        # NaN/Infinity (which Python's json accepts) arrive as text to be rejected by name.
+        data = json.loads(text, parse_float=str, parse_int=str, parse_constant=str)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        detail = f"{exc.msg} at line {exc.lineno}" if isinstance(exc, json.JSONDecodeError) else "too deep"
+        raise DisclosureRejected.one(Problem.file(f"invalid JSON: {detail}")) from None
+    records, kind_hint = _records(data)
+    return _json_table(records, kind_hint)
+
+
+def _records(data: Any) -> tuple[list[Any], str | None]:
+    expected = 'expected an array of records or {"schema_version": 1, "kind": "...", "records": [...]}'
+    if isinstance(data, list):
+        return data, None
+    if not isinstance(data, dict) or "records" not in data:
+        found = "an object without 'records'" if isinstance(data, dict) else "a single value"
+        raise DisclosureRejected.one(Problem.file(f"the JSON document is {found}; {expected}"))
+    problems = []
+    extra = sorted(set(data) - _ENVELOPE_KEYS)
+    if extra:
+        problems.append(Problem.file(f"unknown envelope keys {', '.join(map(repr, extra))}; {expected}"))
+    if str(data.get("schema_version")) != "1":
+        problems.append(Problem.file(f"schema_version {data.get('schema_version')!r} is not supported; "
+                                     "expected 1"))
+    kind = data.get("kind")
+    if kind is not None and not isinstance(kind, str):
+        problems.append(Problem.file("envelope 'kind' is not text; expected a kind name"))
+    if not isinstance(data["records"], list):
+        problems.append(Problem.file(f"'records' is not an array; {expected}"))
+    if problems:
+        raise DisclosureRejected(problems)
+    return data["records"], kind if isinstance(kind, str) else None
+
+
+def _json_table(records: list[Any], kind_hint: str | None) -> RawTable:
+    if not records:
+        raise DisclosureRejected.one(Problem.file("the JSON holds no records; expected at least one record"))
+    header: dict[str, None] = {}
+    problems: list[Problem] = []
+    for row, record in enumerate(records, start=1):
+        if not isinstance(record, dict):
+            found = "an array" if isinstance(record, list) else "a single value"
+            problems.append(Problem(row, None, f"is {found}, not an object; expected an object with "
+                                               "column names as keys"))
+            continue
+        header.update(dict.fromkeys(record))
+    names = list(header)
+    columns: dict[str, list[str | None]] = {n: [] for n in names}
+    for row, record in enumerate(records, start=1):
+        if not isinstance(record, dict):
+            continue
+        for name in names:
+            value = record.get(name)
+            if isinstance(value, dict | list):
+                problems.append(Problem(row, name.strip().lower(), "is a nested JSON value; expected text "
+                                                                   "or a number"))
+                value = None
+            columns[name].append(_json_text(value))
+    if problems:
+        raise DisclosureRejected(problems)
+    frame = pl.DataFrame({f"c{i}": columns[n] for i, n in enumerate(names)},
+                         schema={f"c{i}": pl.String for i in range(len(names))})
+    return RawTable("json", [n.strip() for n in names], frame, kind_hint)
+
+
+def _json_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+# --- Parquet and XLSX --------------------------------------------------------------------------
+
+def _read_parquet(content: bytes) -> RawTable:
+    try:
+        frame = pl.read_parquet(io.BytesIO(content))
+    except Exception as exc:  # pyarrow/polars raise many types for a corrupt file
+        raise DisclosureRejected.one(Problem.file(f"cannot read as Parquet ({_first_line(exc)})")) from None
+    return _stringify("parquet", frame)
+
+
+def _read_xlsx(content: bytes) -> RawTable:
+    try:
+        grid = pl.read_excel(
+            io.BytesIO(content), sheet_id=1, has_header=False, infer_schema_length=0,
+            drop_empty_rows=False, drop_empty_cols=False, raise_if_empty=False,
+        )
+    except Exception as exc:  # fastexcel raises its own types for a corrupt workbook
+        raise DisclosureRejected.one(Problem.file(f"cannot read as XLSX ({_first_line(exc)})")) from None
+    if not isinstance(grid, pl.DataFrame) or grid.height == 0:
+        raise DisclosureRejected.one(Problem.file("the first sheet is empty; expected a header row"))
+    grid = grid.select(pl.all().cast(pl.String))
+    header = [h or "" for h in grid.row(0)]
+    return _table("xlsx", header, grid.slice(1))
+
+
+def _stringify(fmt: str, frame: pl.DataFrame) -> RawTable:
+    problems = []
+    columns = []
+    for name, dtype in frame.schema.items():
+        if dtype.is_nested() or dtype == pl.Binary:
+            problems.append(Problem.header(f"column {name!r} holds {dtype}; expected text, numbers or dates"))
+            continue
+        columns.append(pl.col(name).cast(pl.String))
+    if problems:
+        raise DisclosureRejected(problems)
+    return _table(fmt, list(frame.columns), frame.select(columns))

@@ -1,0 +1,149 @@
+"""Validated records -> rows, superseding what an earlier filing said about the same thing.
+
+A later filing for the same run_id (per provider), the same system and period (usage), or the
+same cluster_id supersedes the earlier row: it stays, with ``is_current = False`` and a pointer
+to its replacement, so both remain queryable and estimates read only current rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+from sqlmodel import Session, col, select
+
+from tracker.filing.systems import BaseRef, SystemKey, chunks, ensure_systems
+from tracker.store.models import AISystem, ComputeCluster, Filing, InferenceUsage, TrainingRun
+
+
+@dataclass(frozen=True)
+class Stored:
+    records: int
+    superseded: int
+    system_ids: list[int]
+
+
+def _supersede(old_rows: Sequence[Any], new_id_for: dict[Any, int], key_of: Any) -> int:
+    count = 0
+    for old in old_rows:
+        new_id = new_id_for.get(key_of(old))
+        if new_id is not None and old.id != new_id:
+            old.is_current = False
+            old.superseded_by_id = new_id
+            count += 1
+    return count
+
+
+def _filing_id(filing: Filing) -> int:
+    if filing.id is None:
+        raise ValueError("the filing must be flushed before its records")
+    return filing.id
+
+
+def store_training_runs(session: Session, filing: Filing, records: pl.DataFrame,
+                        bases: dict[str, BaseRef]) -> Stored:
+    provider_id, filing_id = filing.provider_id, _filing_id(filing)
+    ids, _ = ensure_systems(session, provider_id, zip(records["system"], records["version"], strict=True))
+
+    def base_id(text: str | None) -> int | None:
+        ref = bases.get(text) if text else None
+        if ref is None:
+            return None
+        return ref.system_id if ref.system_id is not None else ids[ref.file_key]  # type: ignore[index]
+
+    runs = []
+    for rec in records.iter_rows(named=True):
+        system_id = ids[(rec["system"], rec["version"])]
+        runs.append(TrainingRun(
+            filing_id=filing_id, provider_id=provider_id, system_id=system_id, run_id=rec["run_id"],
+            stage=rec["stage"], base_system_id=base_id(rec["base_system"]), status=rec["status"],
+            accelerator=rec["accelerator"], accelerator_count=rec["accelerator_count"],
+            training_hours=rec["training_hours"], chip_hours=rec["chip_hours"],
+            start_date=rec["start_date"], end_date=rec["end_date"], precision=rec["precision"],
+            utilization=rec["utilization"], parameters=rec["parameters"],
+            active_parameters=rec["active_parameters"], training_tokens=rec["training_tokens"],
+            reported_flop=rec["reported_flop"], notes=rec["notes"],
+        ))
+    session.add_all(runs)
+    session.flush()
+    _record_lineage(session, runs)
+    new_ids = {r.run_id: r.id for r in runs if r.id is not None}
+    superseded = 0
+    for part in chunks(list(new_ids)):
+        old = session.exec(select(TrainingRun).where(
+            TrainingRun.provider_id == provider_id, col(TrainingRun.run_id).in_(part),
+            col(TrainingRun.is_current).is_(True), TrainingRun.filing_id != filing.id,
+        )).all()
+        superseded += _supersede(old, new_ids, lambda r: r.run_id)
+    return Stored(len(runs), superseded, sorted({r.system_id for r in runs}))
+
+
+def _record_lineage(session: Session, runs: list[TrainingRun]) -> None:
+    # The newest filing states the lineage: a system's base is the base of its latest run that names one.
+    for run in runs:
+        if run.base_system_id is not None and run.base_system_id != run.system_id:
+            system = session.get(AISystem, run.system_id)
+            if system is not None:
+                system.base_system_id = run.base_system_id
+
+
+def store_usage(session: Session, filing: Filing, records: pl.DataFrame) -> Stored:
+    ids, _ = ensure_systems(session, filing.provider_id, zip(records["system"], records["version"], strict=True))
+    filing_id = _filing_id(filing)
+    rows = []
+    for rec in records.iter_rows(named=True):
+        rows.append(InferenceUsage(
+            filing_id=filing_id, system_id=ids[(rec["system"], rec["version"])],
+            period_start=rec["period_start"], period_end=rec["period_end"],
+            input_tokens=rec["input_tokens"], output_tokens=rec["output_tokens"], requests=rec["requests"],
+            mean_context_tokens=rec["mean_context_tokens"], accelerator=rec["accelerator"],
+            accelerator_hours=rec["accelerator_hours"], utilization=rec["utilization"],
+        ))
+    session.add_all(rows)
+    session.flush()
+
+    def key(r: InferenceUsage) -> tuple[int, Any, Any]:
+        return (r.system_id, r.period_start, r.period_end)
+
+    new_ids: dict[tuple[int, Any, Any], int] = {}
+    for r in rows:
+        if r.id is not None:
+            new_ids.setdefault(key(r), r.id)  # a period's first new row (several with several accelerators)
+    system_ids = sorted({r.system_id for r in rows})
+    superseded = 0
+    for part in chunks(system_ids):
+        old = session.exec(select(InferenceUsage).where(
+            col(InferenceUsage.system_id).in_(part), col(InferenceUsage.is_current).is_(True),
+            InferenceUsage.filing_id != filing.id,
+        )).all()
+        superseded += _supersede(old, new_ids, key)
+    return Stored(len(rows), superseded, system_ids)
+
+
+def store_clusters(session: Session, filing: Filing, records: pl.DataFrame) -> Stored:
+    filing_id = _filing_id(filing)
+    rows = [
+        ComputeCluster(
+            filing_id=filing_id, provider_id=filing.provider_id, cluster_id=rec["cluster_id"], site=rec["site"],
+            accelerator=rec["accelerator"], accelerator_count=rec["accelerator_count"],
+            interconnect_gbps=rec["interconnect_gbps"], operational_from=rec["operational_from"],
+        )
+        for rec in records.iter_rows(named=True)
+    ]
+    session.add_all(rows)
+    session.flush()
+    new_ids = {r.cluster_id: r.id for r in rows if r.id is not None}
+    superseded = 0
+    for part in chunks(list(new_ids)):
+        old = session.exec(select(ComputeCluster).where(
+            ComputeCluster.provider_id == filing.provider_id, col(ComputeCluster.cluster_id).in_(part),
+            col(ComputeCluster.is_current).is_(True), ComputeCluster.filing_id != filing.id,
+        )).all()
+        superseded += _supersede(old, new_ids, lambda r: r.cluster_id)
+    return Stored(len(rows), superseded, [])
+
+
+def system_keys(records: pl.DataFrame) -> list[SystemKey]:
+    return list(dict.fromkeys(zip(records["system"], records["version"], strict=True)))
