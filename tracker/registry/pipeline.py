@@ -396,7 +396,7 @@ def _alert_open_discrepancies(session: Session, settings: Settings) -> int:
         .join(s.id.table, s.id == d.system_id)
         .join(p.id.table, p.id == s.provider_id)
         .where(d.is_open)
-    ).tuples().all()
+    ).all()
     sent = 0
     for disc, system, provider in rows:
         payload = {
