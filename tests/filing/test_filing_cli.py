@@ -29,9 +29,17 @@ def test_ingest_prints_the_receipt_and_is_idempotent(settings_env: Path, tmp_pat
     assert len(filings(get_engine())) == 1
 
 
-def test_ingest_without_a_kind_is_rejected_with_exit_2(settings_env: Path, tmp_path: Path) -> None:
+def test_ingest_without_a_kind_uses_an_unambiguous_header(settings_env: Path, tmp_path: Path) -> None:
     path = tmp_path / "runs.csv"
     path.write_text(GOOD)
+    result = runner.invoke(app, ["ingest", str(path), "--provider", "acme"])
+    assert result.exit_code == 0, result.stderr
+    assert "training_runs" in result.stdout
+
+
+def test_ingest_without_a_kind_is_rejected_with_exit_2(settings_env: Path, tmp_path: Path) -> None:
+    path = tmp_path / "unclear.csv"
+    path.write_text("system,notes\nacme-lm,no identifying column\n")
     result = runner.invoke(app, ["ingest", str(path), "--provider", "acme"])
     assert result.exit_code == 2
     assert result.stderr.splitlines()[0].startswith("file: the kind of the file is unclear")

@@ -7,6 +7,7 @@ is rejected with a message that says so.
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import polars as pl
 from tracker.catalog.accelerators import Catalog, load_catalog
 from tracker.filing import large
 from tracker.filing.aggregate import aggregate_usage
-from tracker.filing.header import conform
+from tracker.filing.header import conform, normalize
 from tracker.filing.kinds import INFERENCE_USAGE, KINDS, Kind, get_kind
 from tracker.filing.problems import DisclosureRejected, Problem
 from tracker.filing.read import detect_format, read_table
@@ -30,7 +31,19 @@ class Parsed:
     rows_read: int  # non-blank data rows in the file
 
 
-def resolve_kind(requested: str | None, envelope: str | None) -> Kind:
+def kind_from_header(header: list[str]) -> Kind | None:
+    """The one kind whose identifying column the header carries (run_id, period_start or cluster_id)
+    and all of whose required columns are present; None when zero or several kinds fit."""
+    names = {normalize(h) for h in header}
+    fits = [k for k in KINDS.values() if set(k.required) <= names and IDENTIFYING_COLUMN[k.name] in names]
+    return fits[0] if len(fits) == 1 else None
+
+
+# A column that only one kind has: a header with it is not ambiguous about what it files.
+IDENTIFYING_COLUMN = {"training_runs": "run_id", "inference_usage": "period_start", "clusters": "cluster_id"}
+
+
+def resolve_kind(requested: str | None, envelope: str | None, header: list[str] | None = None) -> Kind:
     expected = f"expected one of {', '.join(KINDS)}"
     for label, name in (("requested", requested), ("JSON envelope", envelope)):
         if name and get_kind(name) is None:
@@ -39,11 +52,12 @@ def resolve_kind(requested: str | None, envelope: str | None) -> Kind:
         raise DisclosureRejected.one(Problem.file(
             f"the JSON envelope says kind {envelope!r} but the file was filed as {requested!r}; "
             "expected the same kind in both"))
-    kind = get_kind(requested or "") or get_kind(envelope or "")
+    kind = get_kind(requested or "") or get_kind(envelope or "") or kind_from_header(header or [])
     if kind is None:
         raise DisclosureRejected.one(Problem.file(
             "the kind of the file is unclear; expected it from --kind, the API field 'kind', the inbox "
-            f"sub-folder or a JSON envelope's 'kind' ({', '.join(KINDS)})"))
+            f"sub-folder, a JSON envelope's 'kind' ({', '.join(KINDS)}), or a header with exactly one "
+            "kind's required columns"))
     return kind
 
 
@@ -58,7 +72,7 @@ def _finish(typed: pl.LazyFrame, kind: Kind) -> tuple[pl.DataFrame, int]:
 def parse_disclosure(content: bytes, filename: str, kind: str | None,
                      catalog: Catalog | None = None) -> Parsed:
     raw = read_table(content, filename)
-    spec = resolve_kind(kind, raw.kind_hint)
+    spec = resolve_kind(kind, raw.kind_hint, raw.header)
     frame = conform(raw, spec)
     typed = validate_lazy(frame.lazy(), spec, catalog or load_catalog())
     records, rows = _finish(typed, spec)
@@ -70,6 +84,9 @@ def parse_disclosure_file(path: Path, filename: str, kind: str | None, catalog: 
     """Like :func:`parse_disclosure`, streaming large usage CSVs instead of loading them."""
     spec = get_kind(kind or "")
     fmt = detect_format(b"", filename)
+    if spec is None and fmt == "csv":
+        spec = kind_from_header(_csv_header(path))
+        kind = spec.name if spec else kind
     if spec is not INFERENCE_USAGE or fmt != "csv" or path.stat().st_size <= large_file_bytes:
         return parse_disclosure(path.read_bytes(), filename, kind, catalog)
     try:
@@ -78,3 +95,10 @@ def parse_disclosure_file(path: Path, filename: str, kind: str | None, catalog: 
     except pl.exceptions.PolarsError as exc:  # a malformed line met mid-stream
         raise DisclosureRejected.one(Problem.file(f"cannot parse as CSV ({str(exc).strip()[:200]})")) from None
     return Parsed(spec, "csv", records, rows)
+
+
+def _csv_header(path: Path) -> list[str]:
+    """The first CSV record of a file, without reading the rest (for kind detection)."""
+    with path.open("rb") as handle:
+        first = handle.readline(65_536).decode("utf-8-sig", errors="replace")
+    return next(csv.reader([first]), [])
