@@ -20,17 +20,6 @@ from tracker.estimate.reported import reported_flop_columns
 
 METHODOLOGY_VERSION = "2026.11-1"
 
-__all__ = [
-    "METHODOLOGY_VERSION",
-    "LineageCycleError",
-    "cluster_capacity",
-    "crossing_date",
-    "estimate_inference",
-    "estimate_inference_periods",
-    "estimate_runs",
-    "estimate_systems",
-]
-
 RUN_SCHEMA: dict[str, pl.DataType] = {
     "run_key": pl.String(),
     "system_key": pl.String(),

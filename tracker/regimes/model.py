@@ -26,22 +26,7 @@ State = Literal[
     "rescinded",
     "vetoed",
 ]
-Metric = Literal[
-    "training_flop_cumulative",
-    "training_flop_param_updates",
-    "training_run_ops",
-    "modification_flop_ratio",
-    "modification_flop",
-    "inference_flop_30d",
-    "relative_to_largest_run",
-    "cluster_peak_ops_per_s",
-    "cost_usd_training",
-    "revenue_usd_annual",
-    "registered_business_users",
-    "users_registered",
-    "users_mau",
-    "qualitative",
-]
+# Metrics the tracker estimates itself (compute and capacity) ...
 NumericMetric = Literal[
     "training_flop_cumulative",
     "training_flop_param_updates",
@@ -51,6 +36,16 @@ NumericMetric = Literal[
     "inference_flop_30d",
     "relative_to_largest_run",
     "cluster_peak_ops_per_s",
+]
+# ... and every metric a regime may name, including those that need data it does not hold.
+Metric = Literal[
+    NumericMetric,
+    "cost_usd_training",
+    "revenue_usd_annual",
+    "registered_business_users",
+    "users_registered",
+    "users_mau",
+    "qualitative",
 ]
 Comparator = Literal["gt", "gte", "none"]
 Stage = Literal[
