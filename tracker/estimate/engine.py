@@ -8,13 +8,11 @@ import polars as pl
 
 from tracker.catalog import Catalog
 from tracker.estimate.architecture import architecture_columns
-from tracker.estimate.cluster import cluster_capacity
 from tracker.estimate.confidence import confidence_label
 from tracker.estimate.hardware import hardware_columns, is_moe_expr
-from tracker.estimate.inference import estimate_inference, estimate_inference_periods
-from tracker.estimate.lineage import LineageCycleError, accumulate
+from tracker.estimate.lineage import accumulate
 from tracker.estimate.priors import IMPLIED_UTILIZATION_MAX, IMPLIED_UTILIZATION_MIN
-from tracker.estimate.projection import crossing_date, rate_exprs
+from tracker.estimate.projection import rate_exprs
 from tracker.estimate.reconcile import METHOD_ORDER, discrepancy_exprs, methods_list, names_where, reconcile
 from tracker.estimate.reported import reported_flop_columns
 

@@ -8,7 +8,7 @@ from datetime import date
 import polars as pl
 
 from tracker.catalog.accelerators import Catalog
-from tracker.estimate.engine import (
+from tracker.estimate import (
     cluster_capacity,
     estimate_inference,
     estimate_inference_periods,
