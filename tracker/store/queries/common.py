@@ -1,0 +1,134 @@
+"""Constants, column aliases and expressions shared by the query modules."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import Session
+
+from tracker.store.models import (
+    AISystem,
+    Alert,
+    Estimate,
+    Filing,
+    Flag,
+    FlagEvent,
+    InferenceUsage,
+    Provider,
+    Regime,
+    TrainingRun,
+)
+
+Row = dict[str, Any]
+
+STATUSES = ("above", "likely_above", "likely_below", "below", "unknown")
+
+STATUS_RANK = {"unknown": 0, "below": 1, "likely_below": 2, "likely_above": 3, "above": 4}
+
+RANK_STATUS = {rank: status for status, rank in STATUS_RANK.items()}
+
+CROSSING = ("above", "likely_above")
+
+TRAINING_METRICS = ("training_flop_cumulative", "training_flop_param_updates", "training_run_ops")
+
+METHODS = ("architecture", "hardware", "reported")
+
+MAX_PAGE_ROWS = 1000
+
+MAX_EXPORT_ROWS = 100_000
+
+# Column objects (the models' attributes are typed as plain Python values for SQLModel).
+S: Any = AISystem
+
+P: Any = Provider
+
+E: Any = Estimate
+
+F: Any = Flag
+
+FE: Any = FlagEvent
+
+A: Any = Alert
+
+R: Any = Regime
+
+FI: Any = Filing
+
+TR: Any = TrainingRun
+
+IU: Any = InferenceUsage
+
+def rank_expr() -> ColumnElement[int]:
+    return sa.case(*[(F.status == s, r) for s, r in STATUS_RANK.items()], else_=0)
+
+def status_rank_of_system(regime_id: str | None = None) -> Any:
+    """Highest status rank of the correlated system over its flags (or one regime's flag)."""
+    q = sa.select(sa.func.max(rank_expr())).where(F.subject_kind == "system", F.subject_id == S.id)
+    if regime_id:
+        q = q.where(F.regime_id == regime_id)
+    return q.correlate(S).scalar_subquery()
+
+def projected_of_system(regime_id: str | None = None) -> Any:
+    q = sa.select(sa.func.count()).where(
+        F.subject_kind == "system", F.subject_id == S.id, F.projected.is_(True), F.status.in_(CROSSING))
+    if regime_id:
+        q = q.where(F.regime_id == regime_id)
+    return q.correlate(S).scalar_subquery()
+
+def date_of(session: Session, column: Any) -> Any:
+    # SQLite stores timestamps as text and CAST(... AS DATE) would yield a number there.
+    if session.get_bind().dialect.name == "sqlite":
+        return sa.func.date(column)
+    return sa.cast(column, sa.Date)
+
+def last_run_end() -> Any:
+    return (sa.select(sa.func.max(TR.end_date))
+            .where(TR.system_id == S.id, TR.is_current.is_(True))
+            .correlate(S).scalar_subquery())
+
+def plot_date(session: Session) -> Any:
+    """The date a system is plotted at: publication, else last run end, else registration."""
+    return sa.func.coalesce(S.publication_date, last_run_end(), date_of(session, S.created_at))
+
+def current_estimate(alias: Any, kind: str) -> Any:
+    return sa.and_(alias.system_id == S.id, alias.kind == kind, alias.is_current.is_(True))
+
+def method_list(text: str | None) -> list[str]:
+    return [m for m in (text or "").split(",") if m]
+
+def status_label(rank: int | None) -> str | None:
+    return None if rank is None else RANK_STATUS.get(int(rank), "unknown")
+
+def as_date(value: Any) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+def as_number(value: Any) -> float | None:
+    try:
+        return None if value is None or value == "" else float(value)
+    except (TypeError, ValueError):
+        return None
+
+def parse_json(text: str | None) -> Any:
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+def model_dict(obj: Any) -> Row:
+    return {c.key: getattr(obj, c.key) for c in sa.inspect(type(obj)).columns}
+
+def alert_row(alert: Any, provider: str | None, system: str | None) -> Row:
+    payload = parse_json(alert.payload_json) or {}
+    return {"id": alert.id, "kind": alert.kind, "provider": provider, "system": system,
+            "system_id": alert.system_id, "regime_id": alert.regime_id, "created_at": alert.created_at,
+            "acknowledged_at": alert.acknowledged_at, "acknowledged_by": alert.acknowledged_by,
+            "status": payload.get("status") if isinstance(payload, dict) else None,
+            "deadline": payload.get("deadline") if isinstance(payload, dict) else None}

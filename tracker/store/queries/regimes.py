@@ -1,0 +1,57 @@
+"""Regimes with how many systems they catch, and flags."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from tracker.auth.scope import Scope
+from tracker.store.models import (
+    Regime,
+)
+from tracker.store.queries.common import (
+    CROSSING,
+    F,
+    P,
+    R,
+    Row,
+    S,
+    model_dict,
+    parse_json,
+)
+
+
+def list_regimes_with_counts(session: Session, scope: Scope) -> list[Row]:
+    """Every regime with its definition and how many systems (in scope) it catches."""
+    counts_q = (sa.select(F.regime_id, F.status, F.projected, sa.func.count().label("n"))
+                .join(S, sa.and_(F.subject_kind == "system", F.subject_id == S.id))
+                .where(F.status.in_(CROSSING)).group_by(F.regime_id, F.status, F.projected))
+    counts: dict[str, Row] = {}
+    for rid, status, projected, n in session.execute(scope.restrict(counts_q, S.provider_id)):
+        entry = counts.setdefault(rid, {"above": 0, "likely_above": 0, "projected": 0})
+        entry["projected" if projected else status] += n
+    out = []
+    for regime in session.execute(sa.select(Regime).order_by(R.jurisdiction, R.id)).scalars():
+        loaded = parse_json(regime.definition_json)
+        definition: dict[str, Any] = loaded if isinstance(loaded, dict) else {}
+        raw_status = definition.get("status")
+        events: dict[str, Any] = raw_status if isinstance(raw_status, dict) else {}
+        row = model_dict(regime)
+        row.pop("definition_json")
+        c = counts.get(regime.id, {"above": 0, "likely_above": 0, "projected": 0})
+        out.append({**row, **c, "catches": c["above"] + c["likely_above"],
+                    "dates": {k: str(v) for k, v in events.items() if k != "state"},
+                    "sources": definition.get("sources") or [], "definition": definition})
+    return out
+
+def list_flags(session: Session, scope: Scope, *, crossing_only: bool = True, limit: int = 500) -> list[Row]:
+    q = (sa.select(F.regime_id, F.status, F.projected, F.value_central, F.threshold, F.deadline,
+                   F.notified_at, S.id.label("system_id"), S.name.label("system"), S.version,
+                   P.slug.label("provider"))
+         .join(S, sa.and_(F.subject_kind == "system", F.subject_id == S.id)).join(P, P.id == S.provider_id)
+         .order_by(F.deadline.is_(None), F.deadline, S.name).limit(limit))
+    if crossing_only:
+        q = q.where(F.status.in_(CROSSING))
+    return [dict(r._mapping) for r in session.execute(scope.restrict(q, S.provider_id))]

@@ -1,0 +1,164 @@
+"""One system: lineage, every method's estimate, filed inputs, flag history and alerts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from tracker.auth.scope import Scope
+from tracker.store.models import (
+    Alert,
+    Discrepancy,
+    Estimate,
+    Flag,
+    FlagEvent,
+    InferenceUsage,
+    TrainingRun,
+)
+from tracker.store.queries.common import (
+    FE,
+    FI,
+    IU,
+    METHODS,
+    TR,
+    A,
+    E,
+    F,
+    P,
+    R,
+    Row,
+    S,
+    alert_row,
+    as_number,
+    method_list,
+    model_dict,
+    parse_json,
+)
+
+
+def _estimate_row(e: Any) -> Row:
+    inputs = parse_json(e.inputs_json)
+    return {"kind": e.kind, "central": e.central_flop, "low": e.low_flop, "high": e.high_flop,
+            "methods": method_list(e.methods), "confidence": e.confidence, "computed_at": e.computed_at,
+            "methodology_version": e.methodology_version, "per_method": per_method(inputs),
+            "inputs": inputs}
+
+def per_method(inputs: Any) -> list[Row]:
+    """Each method's own estimate from an estimate's ``inputs_json``.
+
+    Accepted shapes: the registry pipeline's ``{"runs": [{"hardware_flop_central": .., ...}]}``
+    (summed over the runs that have the method; no interval is stored there), or
+    ``{"methods": {"hardware": {"central":..,"low":..,"high":..}}}``, ``{"hardware": {...}}`` and flat
+    ``{"hardware_central": .., "hardware_low": .., ...}``."""
+    if not isinstance(inputs, Mapping):
+        return []
+    runs = inputs.get("runs")
+    if isinstance(runs, list):
+        return _per_method_from_runs([r for r in runs if isinstance(r, Mapping)])
+    methods = inputs.get("methods")
+    nested: Mapping[str, Any] = methods if isinstance(methods, Mapping) else inputs
+    out = []
+    for method in METHODS:
+        part = nested.get(method)
+        source: Mapping[str, Any] = part if isinstance(part, Mapping) else {
+            s: inputs.get(f"{method}_{s}") for s in ("central", "low", "high")}
+        central, low, high = (as_number(source.get(s)) for s in ("central", "low", "high"))
+        if central:
+            out.append({"method": method, "central": central, "low": low, "high": high})
+    return out
+
+def _per_method_from_runs(runs: list[Mapping[str, Any]]) -> list[Row]:
+    """Each method summed over the runs it applies to; its interval too when every such run
+    carries one (bounds add, as the estimator's sums do)."""
+    out = []
+    for method in METHODS:
+        applied = [r for r in runs if as_number(r.get(f"{method}_flop_central"))]
+        if not applied:
+            continue
+        lows = [as_number(r.get(f"{method}_flop_low")) for r in applied]
+        highs = [as_number(r.get(f"{method}_flop_high")) for r in applied]
+        out.append({
+            "method": method, "central": sum(as_number(r.get(f"{method}_flop_central")) or 0.0 for r in applied),
+            "low": sum(v for v in lows if v) if all(lows) else None,
+            "high": sum(v for v in highs if v) if all(highs) else None,
+            "runs": len(applied), "of_runs": len(runs),
+        })
+    return out
+
+def _system_header(session: Session, scope: Scope, system_id: int) -> Row | None:
+    q = (sa.select(S.id, S.name, S.version, S.provider_id, S.base_system_id, S.modality, S.publication_date,
+                   S.created_at, P.slug.label("provider"), P.name.label("provider_name"))
+         .join(P, P.id == S.provider_id).where(S.id == system_id))
+    row = session.execute(scope.restrict(q, S.provider_id)).first()
+    return dict(row._mapping) if row else None
+
+def _training_central(session: Session, system_ids: Iterable[int]) -> dict[int, float | None]:
+    ids = list(system_ids)
+    if not ids:
+        return {}
+    q = sa.select(E.system_id, E.central_flop).where(E.system_id.in_(ids), E.kind == "training",
+                                                     E.is_current.is_(True))
+    return {r[0]: r[1] for r in session.execute(q)}
+
+def _lineage(session: Session, scope: Scope, system: Row, max_depth: int = 20) -> Row:
+    """Base systems up the chain and systems derived from this one. A base system of another
+    provider (outside the scope) is named only as such."""
+    ancestors: list[Row] = []
+    next_id = system["base_system_id"]
+    while next_id is not None and len(ancestors) < max_depth:
+        header = _system_header(session, scope, next_id)
+        if header is None:
+            ancestors.append({"id": None, "name": "a system of another provider", "visible": False})
+            break
+        ancestors.append({**header, "visible": True})
+        next_id = header["base_system_id"]
+    derived_q = scope.restrict(
+        sa.select(S.id, S.name, S.version, P.slug.label("provider")).join(P, P.id == S.provider_id)
+        .where(S.base_system_id == system["id"]).order_by(S.id).limit(200), S.provider_id)
+    derived = [dict(r._mapping) for r in session.execute(derived_q)]
+    compute = _training_central(session, [a["id"] for a in ancestors if a["id"]] + [d["id"] for d in derived])
+    for entry in [*ancestors, *derived]:
+        entry["training_flop"] = compute.get(entry["id"]) if entry.get("id") else None
+    return {"ancestors": ancestors, "derived": derived}
+
+def system_detail(session: Session, scope: Scope, system_id: int) -> Row | None:
+    """Everything the system page shows, or None when the system does not exist in this scope."""
+    system = _system_header(session, scope, system_id)
+    if system is None:
+        return None
+    estimates = session.execute(sa.select(Estimate).where(E.system_id == system_id, E.is_current.is_(True))
+                                .order_by(E.kind)).scalars().all()
+    history = session.execute(sa.select(Estimate).where(E.system_id == system_id, E.kind == "training")
+                              .order_by(E.computed_at.desc()).limit(20)).scalars().all()
+    runs_q = (sa.select(TrainingRun, FI.accession).join(FI, FI.id == TR.filing_id)
+              .where(TR.system_id == system_id).order_by(TR.is_current.desc(), TR.start_date, TR.id))
+    runs = [{**model_dict(run), "accession": acc}
+            for run, acc in session.execute(scope.restrict(runs_q, FI.provider_id))]
+    usage_q = (sa.select(InferenceUsage, FI.accession).join(FI, FI.id == IU.filing_id)
+               .where(IU.system_id == system_id).order_by(IU.period_start.desc(), IU.id).limit(200))
+    usage = [{**model_dict(u), "accession": acc}
+             for u, acc in session.execute(scope.restrict(usage_q, FI.provider_id))]
+    flags_q = (sa.select(Flag, R.obligation, R.state, R.jurisdiction, R.metric)
+               .join(R, R.id == F.regime_id)
+               .where(F.subject_kind == "system", F.subject_id == system_id).order_by(F.regime_id))
+    flags = [{**model_dict(f), "obligation": ob, "regime_state": st, "jurisdiction": j, "metric": m}
+             for f, ob, st, j, m in session.execute(flags_q)]
+    events_q = (sa.select(FlagEvent).where(FE.subject_kind == "system", FE.subject_id == system_id)
+                .order_by(FE.changed_on, FE.recorded_at, FE.id))
+    events = [model_dict(e) for e in session.execute(events_q).scalars()]
+    alerts_q = scope.restrict(sa.select(Alert).where(A.system_id == system_id)
+                              .order_by(A.created_at.desc()).limit(100), A.provider_id)
+    alerts = [alert_row(a, system["provider"], system["name"]) for a in session.execute(alerts_q).scalars()]
+    discrepancies = [model_dict(d) for d in session.execute(
+        sa.select(Discrepancy).where(Discrepancy.system_id == system_id)  # type: ignore[arg-type]
+        .order_by(Discrepancy.detected_at.desc())).scalars()]  # type: ignore[attr-defined]
+    return {
+        "system": system, "lineage": _lineage(session, scope, system),
+        "estimates": [_estimate_row(e) for e in estimates],
+        "training_history": [_estimate_row(e) for e in history],
+        "runs": runs, "inference_usage": usage, "flags": flags, "flag_history": events,
+        "alerts": alerts, "discrepancies": discrepancies,
+    }
