@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from tracker.config import Settings
 from tracker.filing.kinds import KINDS
@@ -70,7 +71,17 @@ def _move(source: Path, destination: Path) -> Path:
     try:
         os.replace(source, target)  # atomic within one file system
     except OSError:
-        shutil.move(str(source), str(target))
+        # Another file system. Fixed (issue 8): shutil.move left a truncated copy at the target when
+        # the disk filled up mid-copy, so the file was in two places and the next poll archived it
+        # again under a new name. Copy to a hidden name, rename, and only then remove the source.
+        partial = target.with_name(f".{target.name}.partial")
+        try:
+            shutil.copy2(source, partial)
+            os.replace(partial, target)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        source.unlink()
     return target
 
 
@@ -83,7 +94,13 @@ def _reject_in_place(path: Path, message: str, settings: Settings, provider: str
 def _park_rejected(path: Path, rejection: Rejection, folder: Path) -> InboxResult:
     target = _move(path, folder / safe_filename(path.name))
     errors = target.with_name(target.name + ".errors.json")
-    errors.write_text(json.dumps(rejection.to_dict(), indent=2, ensure_ascii=False), encoding="utf-8")
+    try:
+        errors.write_text(json.dumps(rejection.to_dict(), indent=2, ensure_ascii=False), encoding="utf-8")
+    except OSError as exc:  # disk full: no half-written errors file; the errors are in the database
+        errors.unlink(missing_ok=True)
+        log.error("rejected inbox file %s was parked at %s but %s could not be written: %s", path, target,
+                  errors.name, exc)
+        return InboxResult(path, target, rejection, f"{errors.name} not written: {exc}")
     return InboxResult(path, target, rejection)
 
 
@@ -98,8 +115,21 @@ def poll_inbox(engine: Engine, settings: Settings, *, min_age_s: float = MIN_AGE
         for kind_dir in sorted(p for p in provider_dir.iterdir() if p.is_dir() and not p.is_symlink()):
             for path in sorted(kind_dir.iterdir()):
                 if _ready(path, now, min_age_s):
-                    results.append(_file_one(engine, settings, path, provider_dir.name, kind_dir.name))
+                    results.append(_file_one_safely(engine, settings, path, provider_dir.name, kind_dir.name))
     return results
+
+
+def _file_one_safely(engine: Engine, settings: Settings, path: Path, provider: str, kind: str) -> InboxResult:
+    # Fixed (issue 8): a failed move (disk full) or a database error raised out of poll_inbox,
+    # aborting the rest of the poll with no message naming the file. The file stays in the inbox:
+    # the commit came first, so the next poll gets the original receipt and only moves it.
+    try:
+        return _file_one(engine, settings, path, provider, kind)
+    except (OSError, SQLAlchemyError) as exc:
+        problem = f"{type(exc).__name__}: {_first_line(exc)}"
+        log.error("inbox file %s was not filed or not moved (%s); it stays in the inbox and is retried "
+                  "next poll", path, problem)
+        return InboxResult(path, None, None, problem)
 
 
 def _file_one(engine: Engine, settings: Settings, path: Path, provider: str, kind: str) -> InboxResult:
@@ -120,5 +150,15 @@ def _file_one(engine: Engine, settings: Settings, path: Path, provider: str, kin
         return InboxResult(path, None, None, str(exc))
     if isinstance(outcome, Rejection):
         return _park_rejected(path, outcome, settings.rejected_dir / provider / kind)
-    target = _move(path, archive / f"{outcome.accession}__{name}")
+    try:
+        target = _move(path, archive / f"{outcome.accession}__{name}")
+    except OSError as exc:
+        log.error("inbox file %s was filed as %s but could not be moved to the archive (%s); it stays in "
+                  "the inbox and the next poll moves it without filing it again", path, outcome.accession, exc)
+        return InboxResult(path, None, outcome, f"filed as {outcome.accession}, not archived: {exc}")
     return InboxResult(path, target, outcome)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else "")[:300]
