@@ -230,4 +230,18 @@ def _store_rejected(target: Engine | Session, *, provider_slug: str, kind: str, 
                      entity_id=filing.accession, details={
                          "provider": provider_slug, "kind": kind, "sha256": sha256, "channel": channel,
                          "filename": name, "errors": len(problems)})
+        _alert_rejection(session, filing, provider, problems)
         return Rejection(filing.accession, provider_slug, kind, sha256, name, filing.filed_at, problems)
+
+
+def _alert_rejection(session: Session, filing: Filing, provider: Provider, problems: list[Problem]) -> None:
+    """Tell the provider's and the regulator's people in the rejection's own transaction (the
+    outbox), with the first problems so the alert can be triaged without opening the filing."""
+    from tracker.alerts.outbox import enqueue
+
+    enqueue(session, kind="filing_rejected", idempotency_key=f"filing_rejected:{filing.accession}",
+            provider_id=provider.id, payload={
+                "accession": filing.accession, "status": "rejected", "filename": filing.filename,
+                "kind_of_filing": filing.kind, "channel": filing.channel, "errors": len(problems),
+                "first_errors": [str(p) for p in problems[:5]],
+            })
