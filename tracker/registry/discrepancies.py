@@ -1,0 +1,73 @@
+"""Discrepancies: a provider's own figure more than 30% from the independent estimate."""
+
+from __future__ import annotations
+
+import polars as pl
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from tracker.config import Settings
+from tracker.registry.compute import RegistryResult
+from tracker.store.models import AISystem, Discrepancy, Provider, columns
+
+
+def record_discrepancies(session: Session, result: RegistryResult) -> int:
+    """A provider's own figure more than 30% from the independent estimate, once per figure."""
+    runs = result.run_estimates
+    if "discrepancy" not in runs.columns:
+        return 0
+    found = (
+        runs.filter(pl.col("discrepancy").fill_null(False))
+        .with_columns(pl.col("discrepancy_ratio").log().abs().alias("_dist"))
+        .sort("_dist", descending=True)
+        .group_by("system_key")
+        .first()
+    )
+    if found.height == 0:
+        return 0
+    d = columns(Discrepancy)
+    open_rows = session.execute(
+        sa.select(d.system_id, d.reported_flop).where(d.is_open, d.source == "independent")
+    ).all()
+    known = {(int(s), round(float(r), -10) if r else 0.0) for s, r in open_rows}
+    added = 0
+    for row in found.iter_rows(named=True):
+        system_id = int(row["system_key"])
+        reported = float(row["reported_flop"])
+        if (system_id, round(reported, -10)) in known:
+            continue
+        ratio = float(row["discrepancy_ratio"])
+        session.add(Discrepancy(system_id=system_id, source="independent", reported_flop=reported,
+                                other_flop=reported / ratio, ratio=ratio))
+        added += 1
+    session.flush()
+    return added
+
+
+def alert_open_discrepancies(session: Session, settings: Settings) -> int:
+    from tracker.alerts.outbox import enqueue
+
+    d, s, p = columns(Discrepancy), columns(AISystem), columns(Provider)
+    rows = session.execute(
+        sa.select(Discrepancy, AISystem, Provider)
+        .join(s.id.table, s.id == d.system_id)
+        .join(p.id.table, p.id == s.provider_id)
+        .where(d.is_open)
+    ).all()
+    sent = 0
+    for disc, system, provider in rows:
+        payload = {
+            "provider": provider.slug,
+            "system": f"{system.name}@{system.version}" if system.version else system.name,
+            "regime": None, "status": "discrepancy", "source": disc.source,
+            "reported_flop": disc.reported_flop,
+            "training_flop": {"central": disc.other_flop, "low": None, "high": None},
+            "ratio": disc.ratio, "threshold": None, "deadline": None,
+            "url": f"{settings.base_url}/systems/{system.id}",
+        }
+        alert = enqueue(session, kind="discrepancy", idempotency_key=f"discrepancy:{disc.id}",
+                        payload=payload, provider_id=provider.id, system_id=system.id, settings=settings)
+        sent += alert is not None
+    return sent
+
+
