@@ -1,0 +1,88 @@
+"""Smoke test of the benchmarks: tiny generators, the evaluate and store measurements run in-process
+at a very small size, and the shape of the result JSON (contract §5). No timing assertions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from bench import common, generate
+from bench import evaluate as evaluate_bench
+from bench import store as store_bench
+from tracker.registry.inputs import RUN_SCHEMA, SYSTEM_SCHEMA
+
+RUN_KEYS = {"size", "seconds_median", "baseline_seconds_median", "ratio", "peak_rss_mb"}
+
+
+@pytest.fixture
+def bench_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setattr(common, "RESULTS_DIR", tmp_path / "results")
+    monkeypatch.setattr(common, "WORK_DIR", tmp_path / "work")
+    return tmp_path
+
+
+def _timed_entry(size: int, ours: float, baseline: float) -> dict[str, object]:
+    return {"size": size, "seconds_median": ours, "baseline_seconds_median": baseline,
+            "ratio": ours / baseline, "peak_rss_mb": common.rss_mb()}
+
+
+def _check_document(path: Path, name: str) -> None:
+    document = json.loads(path.read_text())
+    assert document["name"] == name
+    assert set(document["machine"]) >= {"cpus", "python"}
+    assert isinstance(document["meets_target"], bool)
+    assert isinstance(document["target_ratio"], float)
+    assert document["runs"]
+    for run in document["runs"]:
+        assert RUN_KEYS <= set(run)
+
+
+def test_generators_are_deterministic_and_shaped_like_the_inputs() -> None:
+    frames = generate.registry_frames(300)
+    assert frames["systems"].schema == pl.Schema(SYSTEM_SCHEMA)
+    assert frames["runs"].schema == pl.Schema(RUN_SCHEMA)
+    assert frames["systems"].height == 300
+    assert frames["runs"].height > 300
+    assert frames["systems"].get_column("system_key").is_unique().all()
+    assert generate.registry_frames(300)["runs"].equals(frames["runs"])
+    usage = generate.usage_disclosure(7_000)
+    identity = ["system", "version", "period_start", "period_end", "segment"]
+    assert usage.height == 7_000 and usage.select(identity).is_unique().all()
+    assert generate.estimate_rows(40, 10).height == 40
+    flags = generate.flag_rows(60, ["a", "b", "c"])
+    assert flags.select("subject_id", "regime_id").is_unique().all()
+
+
+def test_evaluate_benchmark_runs_and_writes_contract_json(bench_dirs: Path) -> None:
+    ctx = evaluate_bench.prepare(400)
+    state = evaluate_bench.setup(ctx)
+    ours = evaluate_bench.ours(state)
+    baseline = evaluate_bench.baseline(state)
+    assert ours["systems"] == 400 and ours["flags"] > 0
+    assert baseline["flags"] > 0
+    path = common.write_result("evaluate", [_timed_entry(400, 0.2, 0.1)], evaluate_bench.TARGET_RATIO, False)
+    _check_document(path, "evaluate")
+
+
+def test_store_benchmark_runs_on_sqlite_and_writes_contract_json(bench_dirs: Path) -> None:
+    ctx = {**store_bench.prepare(200, postgres=False), "backend": "sqlite"}
+    for variant in ("ours", "baseline"):
+        state = store_bench.setup(ctx)
+        out = getattr(store_bench, variant)(state)
+        store_bench.teardown(state)
+        assert out["rows"] == 200
+    state = store_bench.setup({**ctx, "pipeline": True})
+    assert store_bench.pipeline(state)["rows"] > 0
+    store_bench.teardown(state)
+    path = common.write_result("store", [_timed_entry(200, 0.3, 0.2)], store_bench.TARGET_RATIO, True)
+    _check_document(path, "store")
+
+
+def test_percentile_and_growth_helpers() -> None:
+    assert common.percentile(range(1, 21), 95) == 19
+    assert common.median([3.0, 1.0, 2.0]) == 2.0
+    runs = [{"size": 10, "scale": 1, "seconds_median": 1.0}, {"size": 100, "scale": 10, "seconds_median": 12.0}]
+    assert common.growth(runs) == {"x1": 1.0, "x10": 1.2}
