@@ -84,3 +84,20 @@ def test_lineage_adds_base_compute_and_report_follows_the_contract(engine: Engin
     assert {f["regime"] for f in legal["flags"]} >= {"eu-gl-modifier-relative"}
     assert [e["system"] for e in only_acme["systems"]] == ["Llama Legal"]
     assert tuned > llama
+
+
+def test_in_progress_run_projects_its_crossing_dates(engine: Engine, settings_env: object) -> None:
+    # 50,000 B200 at FP8 for 4,344 h (2026-10-01 to 2027-03-31) at 30% MFU: about 5.8e24 FLOP a day.
+    frontier = add_system_with_run(
+        engine, provider="frontier", system="Frontier One", status="in_progress", accelerator="NVIDIA B200",
+        accelerator_count=50_000, training_hours=4344, precision="fp8", utilization=0.3,
+        start_date=date(2026, 10, 1), end_date=date(2027, 3, 31),
+    )
+    run_evaluation(engine, AS_OF, actor="test")
+    with Session(engine) as session:
+        flags = {f.regime_id: f for f in session.exec(select(Flag).where(Flag.subject_id == frontier)).all()}
+    eu, california = flags["eu-aia-gpaisr-presumption"], flags["us-ca-sb53-frontier-model"]
+    assert eu.projected and eu.status == "above"
+    assert eu.crossed_on == date(2026, 10, 3)  # 1e25 after two days at the current rate
+    assert california.crossed_on == date(2026, 10, 19)  # 1e26 after eighteen days
+    assert eu.deadline == date(2026, 12, 11)  # known today that it will be met: two weeks from now

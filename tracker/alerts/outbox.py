@@ -79,8 +79,11 @@ def enqueue(session: Session, *, kind: str, idempotency_key: str, payload: dict[
         version=system.version if system else None, system_id=system_id, regime=regime_id,
         base_url=settings.base_url, created_at=created_at,
     )
+    # No session synchronisation: the ORM would otherwise scan every object in the session for
+    # each alert (quadratic over an evaluation's alerts); the row is refreshed below anyway.
     session.execute(sa.update(Alert).where(Alert.id == alert_id)  # type: ignore[arg-type]
-                    .values(payload_json=body_of.encode(body)))
+                    .values(payload_json=body_of.encode(body))
+                    .execution_options(synchronize_session=False))
     sinks = unique([
         *configured_sinks(settings),
         *subscribed_sinks(session, regime_id=regime_id,

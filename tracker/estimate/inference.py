@@ -145,7 +145,11 @@ def estimate_inference(
     """One row per system with usage: inference_flop_30d_* (periods overlapping the 30 days ending
     as_of, prorated by overlap; null when none overlaps), inference_flop_total_* (everything up to
     as_of) and methods. Interval sums are fully correlated (sum of lows and of highs)."""
-    periods = estimate_inference_periods(usage, active_parameters, catalog, as_of)
+    return summarise_inference(estimate_inference_periods(usage, active_parameters, catalog, as_of))
+
+
+def summarise_inference(periods: pl.DataFrame) -> pl.DataFrame:
+    """estimate_inference from already estimated periods (a caller that keeps both computes once)."""
 
     def prorated(share: str, s: str, name: str) -> pl.Expr:
         part = (pl.col(f"inference_flop_{s}") * pl.col(share)).filter(pl.col(share) > 0)

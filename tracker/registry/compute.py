@@ -10,11 +10,11 @@ import polars as pl
 from tracker.catalog.accelerators import Catalog
 from tracker.estimate import (
     cluster_capacity,
-    estimate_inference,
     estimate_inference_periods,
     estimate_runs,
     estimate_systems,
 )
+from tracker.estimate.inference import summarise_inference
 from tracker.estimate.projection import crossing_date_expr
 from tracker.regimes.evaluate import Evaluation, evaluate
 from tracker.regimes.model import Regime
@@ -81,13 +81,20 @@ def _projected_crossings(flags: pl.DataFrame, systems: pl.DataFrame) -> pl.DataF
     filing gives no dates)."""
     if flags.height == 0 or not set(PROJECTION_COLUMNS) <= set(systems.columns):
         return flags
-    projection = systems.select(pl.col("system_key").alias("subject_key"), *PROJECTION_COLUMNS)
-    with_rates = flags.join(projection, on="subject_key", how="left")
+    # Only the few projected flags need the join; the rest pass through untouched.
     projected = pl.col("projected") & (pl.col("metric").cast(pl.String) == "training_flop_cumulative")
-    return with_rates.with_columns(
-        pl.when(projected).then(crossing_date_expr(pl.col("threshold"))).otherwise(pl.col("crossed_on"))
-        .alias("crossed_on")
-    ).select(flags.columns)
+    indexed = flags.with_row_index("_row")
+    chosen = indexed.filter(projected)
+    if chosen.height == 0:
+        return flags
+    projection = systems.select(pl.col("system_key").alias("subject_key"), *PROJECTION_COLUMNS)
+    dated = chosen.join(projection, on="subject_key", how="left").select(
+        "_row", crossing_date_expr(pl.col("threshold")).alias("_crossing"))
+    return (
+        indexed.join(dated, on="_row", how="left", maintain_order="left")
+        .with_columns(pl.when(projected).then(pl.col("_crossing")).otherwise(pl.col("crossed_on")).alias("crossed_on"))
+        .select(flags.columns)
+    )
 
 
 def compute_registry(inputs: RegistryInputs, catalog: Catalog, regimes: list[Regime], as_of: date) -> RegistryResult:
@@ -97,8 +104,8 @@ def compute_registry(inputs: RegistryInputs, catalog: Catalog, regimes: list[Reg
     system_estimates = estimate_systems(run_estimates, systems.select("system_key", "base_system_key"), as_of)
     usage = inputs.usage.with_columns(catalog.resolve_series(inputs.usage["accelerator"]).alias("accelerator"))
     active = _active_parameters(runs)
-    inference = estimate_inference(usage, active, catalog, as_of)
     inference_periods = estimate_inference_periods(usage, active, catalog, as_of)
+    inference = summarise_inference(inference_periods)
     clusters = cluster_capacity(
         inputs.clusters.with_columns(catalog.resolve_series(inputs.clusters["accelerator"]).alias("accelerator")),
         catalog,

@@ -8,7 +8,7 @@ from sqlmodel import Session
 
 from tracker.config import Settings
 from tracker.registry.compute import RegistryResult
-from tracker.store.models import AISystem, Discrepancy, Provider, columns
+from tracker.store.models import AISystem, Alert, Discrepancy, Provider, columns
 
 
 def record_discrepancies(session: Session, result: RegistryResult) -> int:
@@ -47,12 +47,15 @@ def record_discrepancies(session: Session, result: RegistryResult) -> int:
 def alert_open_discrepancies(session: Session, settings: Settings) -> int:
     from tracker.alerts.outbox import enqueue
 
-    d, s, p = columns(Discrepancy), columns(AISystem), columns(Provider)
+    d, s, p, a = columns(Discrepancy), columns(AISystem), columns(Provider), columns(Alert)
+    # Only discrepancies not alerted yet: the outbox would refuse the repeat anyway, but asking it
+    # once per open discrepancy on every run is wasted work at registry scale.
+    alerted = sa.select(a.id).where(a.idempotency_key == sa.literal("discrepancy:") + sa.cast(d.id, sa.String))
     rows = session.execute(
         sa.select(Discrepancy, AISystem, Provider)
         .join(s.id.table, s.id == d.system_id)
         .join(p.id.table, p.id == s.provider_id)
-        .where(d.is_open)
+        .where(d.is_open, ~sa.exists(alerted))
     ).all()
     sent = 0
     for disc, system, provider in rows:
