@@ -65,14 +65,21 @@ def test_an_accepted_filing_triggers_evaluation(monkeypatch: pytest.MonkeyPatch)
     accepted = types.SimpleNamespace(outcome=types.SimpleNamespace(status="accepted", duplicate=False))
     duplicate = types.SimpleNamespace(outcome=types.SimpleNamespace(status="accepted", duplicate=True))
     rejected = types.SimpleNamespace(outcome=types.SimpleNamespace(status="rejected"))
-    inbox.poll_inbox = lambda engine, settings: [rejected, accepted]  # type: ignore[attr-defined]
+    ages: list[float] = []
+    inbox.MIN_AGE_S = 2.0  # type: ignore[attr-defined]
+    inbox.poll_inbox = lambda engine, settings, min_age_s: ages.append(min_age_s) or [rejected, accepted]  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "tracker.filing.inbox", inbox)
     monkeypatch.setattr(pipeline, "run_evaluation",
                         lambda engine, as_of, actor: calls.append((as_of, actor)))
+    dispatched: list[bool] = []
+    monkeypatch.setattr(jobs, "dispatch_alerts", lambda: dispatched.append(True))
     jobs.poll_inbox()
     assert [actor for _, actor in calls] == ["scheduler:inbox"]
+    assert dispatched == [True]  # the filing's alerts go out at once
+    assert ages == [2.0]  # the default 60 s poll keeps the full settling time
 
     calls.clear()
-    inbox.poll_inbox = lambda engine, settings: [rejected, duplicate]  # type: ignore[attr-defined]
+    inbox.poll_inbox = lambda engine, settings, min_age_s: [rejected, duplicate]  # type: ignore[attr-defined]
     jobs.poll_inbox()
     assert calls == []
+    assert dispatched == [True, True]  # a rejection raises an alert too

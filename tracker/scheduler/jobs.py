@@ -77,14 +77,21 @@ def _accepted(result: Any) -> bool:
 
 def poll_inbox() -> None:
     def body() -> list[Any]:
+        from tracker.filing.inbox import MIN_AGE_S
         from tracker.filing.inbox import poll_inbox as poll
 
         engine, settings = _context()
-        results = list(poll(engine, settings) or [])
+        # A file must sit still for a moment before it is taken (it may still be being written),
+        # but never longer than half a poll: otherwise a file dropped just after a poll waits two.
+        min_age_s = min(MIN_AGE_S, settings.inbox_poll_seconds / 2)
+        results = list(poll(engine, settings, min_age_s=min_age_s) or [])
         accepted = sum(_accepted(r) for r in results)
         if accepted:
             log.info("inbox: %d filing(s) accepted; re-estimating and evaluating", accepted)
             _run("evaluate-after-filing", lambda: _evaluate("scheduler:inbox"))
+        if results:
+            # The alerts a filing causes (flag changes, a rejection) go out now, not at the next tick.
+            dispatch_alerts()
         return results
 
     _run("inbox-poll", body)
