@@ -136,12 +136,18 @@ def _condition(column: GridColumn, expr: Any, model: Mapping[str, Any]) -> Colum
     return _ordered_condition(expr, kind, _day(model.get("dateFrom") or model.get("filter")),
                               _day(model.get("dateTo")))
 
+# Columns that live on the system or provider rows: filtering on these needs no estimate joins.
+_IDENTITY_COLUMNS = frozenset({"id", "provider", "name", "version", "publication_date"})
+
+
 def _grid_query(session: Session, scope: Scope, filter_model: Mapping[str, Any] | None,
-                columns: dict[str, GridColumn], a: Row, selected: Sequence[Any]) -> Any:
+                columns: dict[str, GridColumn], a: Row, selected: Sequence[Any], *,
+                with_estimates: bool = True) -> Any:
     train, infer = a["train"], a["infer"]
-    q = (sa.select(*selected).select_from(S).join(P, P.id == S.provider_id)
-         .join(train, current_estimate(train, "training"), isouter=True)
-         .join(infer, current_estimate(infer, "inference_30d"), isouter=True))
+    q = sa.select(*selected).select_from(S).join(P, P.id == S.provider_id)
+    if with_estimates:
+        q = (q.join(train, current_estimate(train, "training"), isouter=True)
+             .join(infer, current_estimate(infer, "inference_30d"), isouter=True))
     q = scope.restrict(q, S.provider_id)
     for col_id, model in (filter_model or {}).items():
         column = columns.get(col_id)
@@ -151,6 +157,11 @@ def _grid_query(session: Session, scope: Scope, filter_model: Mapping[str, Any] 
         if condition is not None:
             q = q.where(condition)
     return q
+
+
+def _needs_estimates(names: Sequence[str]) -> bool:
+    return any(name in GRID_COLUMNS and name not in _IDENTITY_COLUMNS for name in names)
+
 
 def _grid_select(columns: dict[str, GridColumn], a: Row) -> list[Any]:
     return [columns[c].expr(a).label(c) for c in GRID_COLUMNS]
@@ -179,12 +190,24 @@ def systems_page(session: Session, scope: Scope, start_row: int, end_row: int,
     start = max(int(start_row), 0)
     size = min(max(int(end_row) - start, 0), MAX_PAGE_ROWS)
     columns, a = _grid_exprs(session)
+    filters = list(filter_model or {})
+    sorts = [str(item.get("colId")) for item in sort_model or []]
+    # The count joins estimates only when a filter needs them (they never change the row count).
     total = session.execute(sa.select(sa.func.count()).select_from(
-        _grid_query(session, scope, filter_model, columns, a, [S.id]).subquery())).scalar_one()
-    q = _ordered(_grid_query(session, scope, filter_model, columns, a, _grid_select(columns, a)),
-                 sort_model, columns, a)
-    rows = [_grid_row(r) for r in session.execute(q.offset(start).limit(size))]
-    return rows, total
+        _grid_query(session, scope, filter_model, columns, a, [S.id],
+                    with_estimates=_needs_estimates(filters)).subquery())).scalar_one()
+    # The page's ids first, so the wide columns (status subqueries, both estimates) are computed
+    # for the rows shown rather than for every row skipped to reach a deep page.
+    page_ids = _ordered(_grid_query(session, scope, filter_model, columns, a, [S.id],
+                                    with_estimates=_needs_estimates(filters + sorts)),
+                        sort_model, columns, a).offset(start).limit(size)
+    ids = [row[0] for row in session.execute(page_ids)]
+    if not ids:
+        return [], total
+    wide = _grid_query(session, scope, None, columns, a, _grid_select(columns, a)).where(S.id.in_(ids))
+    by_id = {row.id: _grid_row(row) for row in session.execute(wide)}
+    return [by_id[i] for i in ids if i in by_id], total
+
 
 def systems_export(session: Session, scope: Scope, sort_model: Sequence[Mapping[str, Any]] | None = None,
                    filter_model: Mapping[str, Any] | None = None,
