@@ -20,7 +20,7 @@ from tracker.filing.header import conform, normalize
 from tracker.filing.kinds import INFERENCE_USAGE, KINDS, Kind, get_kind
 from tracker.filing.problems import DisclosureRejected, Problem
 from tracker.filing.read import detect_format, read_table
-from tracker.filing.validate import validate_lazy
+from tracker.filing.validate import require_records, validate_lazy
 
 
 @dataclass(frozen=True)
@@ -64,9 +64,10 @@ def resolve_kind(requested: str | None, envelope: str | None, header: list[str] 
 def _finish(typed: pl.LazyFrame, kind: Kind) -> tuple[pl.DataFrame, int]:
     if kind is INFERENCE_USAGE:
         aggregated = aggregate_usage(typed).collect(engine="streaming")
-        return aggregated, int(aggregated.get_column("rows").sum())
+        rows = int(aggregated.get_column("rows").sum())
+        return require_records(aggregated, rows), rows
     records = typed.collect().sort("row")
-    return records, records.height
+    return require_records(records, records.height), records.height
 
 
 def parse_disclosure(content: bytes, filename: str, kind: str | None,

@@ -339,8 +339,8 @@ def validate_lazy(lf: pl.LazyFrame, kind: Kind, catalog: Catalog,
     problems = find_problems(parsed, checks_for(kind, catalog, _unknown_accelerator_messages(names, catalog)),
                              limit)
     problems += _duplicates(parsed, kind, limit)
-    if not problems and parsed.select(pl.len()).collect().item() == 0:
-        problems.append(NO_RECORDS)
+    # An empty body is caught by whoever collects the records (parse._finish): counting rows here
+    # would be one more full scan of a file that may hold tens of millions of them.
     if problems:
         raise DisclosureRejected(truncated(problems, limit))
     return parsed.select(typed_columns(kind))
@@ -348,4 +348,11 @@ def validate_lazy(lf: pl.LazyFrame, kind: Kind, catalog: Catalog,
 
 def validate(frame: pl.DataFrame, kind: Kind, catalog: Catalog, *, limit: int = MAX_PROBLEMS) -> pl.DataFrame:
     """Eager form for in-memory files."""
-    return validate_lazy(frame.lazy(), kind, catalog, limit=limit).collect().sort(ROW)
+    records = validate_lazy(frame.lazy(), kind, catalog, limit=limit).collect().sort(ROW)
+    return require_records(records, records.height)
+
+
+def require_records(records: pl.DataFrame, rows: int) -> pl.DataFrame:
+    if rows == 0:
+        raise DisclosureRejected.one(NO_RECORDS)
+    return records
