@@ -443,8 +443,10 @@ def _evaluate_with_writers(engine: object, as_of: date) -> dict[str, object]:
 
     from tracker.catalog.accelerators import load_catalog
     from tracker.registry.compute import compute_registry
+    from tracker.registry.estimates import write_estimates as _write_estimates
+    from tracker.registry.flags import write_flags as _write_flags
     from tracker.registry.inputs import load_inputs
-    from tracker.registry.pipeline import _write_estimates, _write_flags, default_regimes, sync_regimes
+    from tracker.registry.pipeline import default_regimes, sync_regimes
     from tracker.store.bulk import insert_frame
     from tracker.store.models import Alert
 
