@@ -13,7 +13,7 @@ from tracker.auth.scope import SYSTEM_SCOPE, Scope
 from tracker.registry.pipeline import run_evaluation
 from tracker.registry.report import report_from_db
 from tracker.store import audit
-from tracker.store.models import Alert, AlertDelivery, Estimate, Flag, FlagEvent
+from tracker.store.models import Alert, AlertDelivery, Estimate, Flag, FlagEvent, SystemStatus
 
 AS_OF = date(2026, 11, 27)
 
@@ -101,3 +101,14 @@ def test_in_progress_run_projects_its_crossing_dates(engine: Engine, settings_en
     assert eu.crossed_on == date(2026, 10, 3)  # 1e25 after two days at the current rate
     assert california.crossed_on == date(2026, 10, 19)  # 1e26 after eighteen days
     assert eu.deadline == date(2026, 12, 11)  # known today that it will be met: two weeks from now
+
+
+def test_each_systems_highest_status_is_kept_for_the_views(engine: Engine, llama: int, settings_env: object) -> None:
+    small = add_system_with_run(engine, provider="openai", system="GPT-3 175B", accelerator="NVIDIA V100 SXM2",
+                                accelerator_count=10_000, training_hours=355.2, precision="fp16",
+                                parameters=175e9, training_tokens=300e9, reported_flop=3.14e23)
+    run_evaluation(engine, AS_OF, actor="test")
+    with Session(engine) as session:
+        summary = {s.system_id: s for s in session.exec(select(SystemStatus)).all()}
+    assert summary[llama].status_rank == 4 and not summary[llama].projected  # above the EU threshold
+    assert summary[small].status_rank == 1  # below everything it is evaluated under

@@ -13,7 +13,7 @@ from tracker.registry.estimates import ID_CHUNK, close
 from tracker.registry.inputs import CLUSTER_PREFIX
 from tracker.store import audit
 from tracker.store.bulk import insert_frame
-from tracker.store.models import Flag, FlagEvent, columns
+from tracker.store.models import Flag, FlagEvent, SystemStatus, columns
 from tracker.store.types import utcnow
 
 FLAG_FIELDS = ("status", "projected", "value_central", "value_low", "value_high", "threshold",
@@ -55,7 +55,41 @@ def write_flags(session: Session, result: RegistryResult) -> int:
         "subject_kind", "subject_id", "regime_id", *FLAG_FIELDS, "notified_at", "notified_by",
         pl.lit(utcnow()).dt.replace_time_zone("UTC").alias("evaluated_at"),
     )
-    return insert_frame(conn, Flag.__table__, inserts)  # type: ignore[attr-defined]
+    written = insert_frame(conn, Flag.__table__, inserts)  # type: ignore[attr-defined]
+    write_system_status(session, new)
+    return written
+
+
+# The order the registry's views rank statuses by (the dashboard's STATUS_RANK agrees).
+STATUS_RANK = {"unknown": 0, "below": 1, "likely_below": 2, "likely_above": 3, "above": 4}
+
+
+def write_system_status(session: Session, flags: pl.DataFrame) -> int:
+    """Each system's highest status over the evaluated regimes, rewritten where it changed."""
+    conn = session.connection()
+    status = pl.col("status").cast(pl.String)
+    summary = (
+        flags.filter(pl.col("subject_kind") == "system")
+        .group_by("subject_id")
+        .agg(
+            status.replace_strict(STATUS_RANK, default=0, return_dtype=pl.Int64).max().alias("status_rank"),
+            (pl.col("projected") & status.is_in(ALERTING_STATUSES)).any().alias("projected"),
+        )
+        .rename({"subject_id": "system_id"})
+    )
+    t = columns(SystemStatus)
+    old = pl.DataFrame([tuple(r) for r in conn.execute(sa.select(t.system_id, t.status_rank, t.projected)).all()],
+                       schema={"system_id": pl.Int64, "old_rank": pl.Int64, "old_projected": pl.Boolean},
+                       orient="row")
+    changed = summary.join(old, on="system_id", how="left").filter(
+        pl.col("old_rank").ne_missing(pl.col("status_rank")) | pl.col("old_projected").ne_missing(pl.col("projected"))
+    )
+    stale = changed.filter(pl.col("old_rank").is_not_null())["system_id"].to_list()
+    for start in range(0, len(stale), ID_CHUNK):
+        conn.execute(sa.delete(SystemStatus.__table__).where(t.system_id.in_(stale[start:start + ID_CHUNK])))  # type: ignore[attr-defined]
+    rows = changed.select("system_id", "status_rank", "projected",
+                          pl.lit(utcnow()).dt.replace_time_zone("UTC").alias("updated_at"))
+    return insert_frame(conn, SystemStatus.__table__, rows)  # type: ignore[attr-defined]
 
 
 def write_transitions(session: Session, result: RegistryResult, actor: str,

@@ -208,6 +208,17 @@ class Flag(SQLModel, table=True):
     evaluated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
 
 
+class SystemStatus(SQLModel, table=True):
+    """Each system's highest flag status over all regimes, kept by the evaluation: the registry's
+    views sort and filter 100,000 systems by it without aggregating a million flags per request."""
+
+    __tablename__ = "system_status"
+    system_id: int = Field(primary_key=True, foreign_key="ai_system.id")
+    status_rank: int = Field(index=True)  # 0 unknown, 1 below, 2 likely_below, 3 likely_above, 4 above
+    projected: bool = False  # some crossing (likely_above or above) comes from planned compute
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
+
+
 class FlagEvent(SQLModel, table=True):
     """Append-only history of flag transitions."""
 

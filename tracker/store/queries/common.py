@@ -20,6 +20,7 @@ from tracker.store.models import (
     InferenceUsage,
     Provider,
     Regime,
+    SystemStatus,
     TrainingRun,
 )
 
@@ -61,23 +62,32 @@ FI: Any = Filing
 TR: Any = TrainingRun
 
 IU: Any = InferenceUsage
+SS: Any = SystemStatus
 
 def rank_expr() -> ColumnElement[int]:
     return sa.case(*[(F.status == s, r) for s, r in STATUS_RANK.items()], else_=0)
 
 def status_rank_of_system(regime_id: str | None = None) -> Any:
-    """Highest status rank of the correlated system over its flags (or one regime's flag)."""
+    """Highest status rank of the correlated system over its flags (or one regime's flag).
+
+    Over all regimes it is read from ``system_status``, which the evaluation keeps (one primary-key
+    lookup instead of aggregating every flag of the system); systems without a summary row, such as
+    flags written by hand, fall back to the flags themselves (COALESCE evaluates that only then)."""
     q = sa.select(sa.func.max(rank_expr())).where(F.subject_kind == "system", F.subject_id == S.id)
     if regime_id:
-        q = q.where(F.regime_id == regime_id)
-    return q.correlate(S).scalar_subquery()
+        return q.where(F.regime_id == regime_id).correlate(S).scalar_subquery()
+    summary = sa.select(SS.status_rank).where(SS.system_id == S.id).correlate(S).scalar_subquery()
+    return sa.func.coalesce(summary, q.correlate(S).scalar_subquery())
 
 def projected_of_system(regime_id: str | None = None) -> Any:
+    """Whether a crossing of the correlated system comes from planned compute (summary first, as above)."""
     q = sa.select(sa.func.count()).where(
         F.subject_kind == "system", F.subject_id == S.id, F.projected.is_(True), F.status.in_(CROSSING))
     if regime_id:
-        q = q.where(F.regime_id == regime_id)
-    return q.correlate(S).scalar_subquery()
+        return q.where(F.regime_id == regime_id).correlate(S).scalar_subquery()
+    summary = (sa.select(sa.case((SS.projected.is_(True), 1), else_=0)).where(SS.system_id == S.id)
+               .correlate(S).scalar_subquery())
+    return sa.func.coalesce(summary, q.correlate(S).scalar_subquery())
 
 def date_of(session: Session, column: Any) -> Any:
     # SQLite stores timestamps as text and CAST(... AS DATE) would yield a number there.
