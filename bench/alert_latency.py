@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import threading
 import time
@@ -129,16 +128,6 @@ def _start_scheduler(directory: Path, url: str, hook: str) -> tuple[subprocess.P
     return proc, log_path
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 def measure_size(size: int, scale: int, log: Any) -> dict[str, Any]:
     directory = common.work_dir(NAME) / f"n{size}"
     directory.mkdir(parents=True, exist_ok=True)
@@ -150,41 +139,32 @@ def measure_size(size: int, scale: int, log: Any) -> dict[str, Any]:
     receiver = Receiver()
     proc, log_path = _start_scheduler(directory, url, receiver.url)
     latencies: list[float] = []
-    peak_rss = 0.0
-    stop_sampling = threading.Event()
-
-    def sample() -> None:
-        nonlocal peak_rss
-        while not stop_sampling.wait(0.05):
-            peak_rss = max(peak_rss, common.process_tree_rss_mb(proc.pid))
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
     try:
-        time.sleep(POLL_SECONDS + 1)  # let the start-up runs of the jobs finish
-        inbox = directory / "inbox" / PROVIDER / "training_runs"
-        inbox.mkdir(parents=True, exist_ok=True)
-        for rep in range(REPETITIONS[scale]):
-            time.sleep((rep * 0.618) % 1.0 * POLL_SECONDS)  # spread drops over the poll cycle
-            system = f"bench-frontier-{scale}-{rep}"
-            hidden = inbox / f".{system}.csv"
-            hidden.write_text(_crossing_file(system))
-            os.rename(hidden, inbox / f"{system}.csv")
-            dropped = time.time()
-            hit = receiver.wait_for(
-                lambda p, s=system: p.get("kind", "flag_change") == "flag_change"
-                and str(p.get("system", "")).split("@")[0] == s,
-                ALERT_TIMEOUT_S,
-            )
-            if hit is None:
-                raise RuntimeError(f"no alert for {system} within {ALERT_TIMEOUT_S:.0f} s; scheduler log:\n"
-                                   + log_path.read_text(errors="replace")[-3000:])
-            latencies.append(hit[0] - dropped)
-            log(f"  x{scale} rep {rep + 1}/{REPETITIONS[scale]} latency {latencies[-1]:6.2f} s")
+        with common.PeakRss(proc.pid) as rss:
+            time.sleep(POLL_SECONDS + 1)  # let the start-up runs of the jobs finish
+            inbox = directory / "inbox" / PROVIDER / "training_runs"
+            inbox.mkdir(parents=True, exist_ok=True)
+            for rep in range(REPETITIONS[scale]):
+                time.sleep((rep * 0.618) % 1.0 * POLL_SECONDS)  # spread drops over the poll cycle
+                system = f"bench-frontier-{scale}-{rep}"
+                hidden = inbox / f".{system}.csv"
+                hidden.write_text(_crossing_file(system))
+                os.rename(hidden, inbox / f"{system}.csv")
+                dropped = time.time()
+                hit = receiver.wait_for(
+                    lambda p, s=system: p.get("kind", "flag_change") == "flag_change"
+                    and str(p.get("system", "")).split("@")[0] == s,
+                    ALERT_TIMEOUT_S,
+                )
+                if hit is None:
+                    raise RuntimeError(f"no alert for {system} within {ALERT_TIMEOUT_S:.0f} s; scheduler log:\n"
+                                       + log_path.read_text(errors="replace")[-3000:])
+                latencies.append(hit[0] - dropped)
+                log(f"  x{scale} rep {rep + 1}/{REPETITIONS[scale]} latency {latencies[-1]:6.2f} s")
     finally:
-        stop_sampling.set()
-        _stop(proc)
+        common.stop_process(proc, timeout_s=60)
         receiver.close()
+    peak_rss = rss.mb
     timings = _job_timings(log_path.read_text(errors="replace"))
     p95 = common.percentile(latencies, 95)
     return {

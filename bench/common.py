@@ -18,9 +18,11 @@ import os
 import platform
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -95,6 +97,38 @@ def process_tree_rss_mb(pid: int) -> float:
         return sum(p.memory_info().rss for p in [proc, *proc.children(recursive=True)]) / 2**20
     except psutil.Error:
         return 0.0
+
+
+class PeakRss:
+    """Samples a server subprocess tree's RSS every 50 ms while the block runs; ``mb`` is the peak."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid, self.mb = pid, 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.05):
+            self.mb = max(self.mb, process_tree_rss_mb(self.pid))
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=1)
+
+
+def stop_process(proc: subprocess.Popen[bytes], timeout_s: float = 30) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within ``timeout_s``."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 # --- one measurement in a child process ------------------------------------------------------

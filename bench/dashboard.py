@@ -23,10 +23,8 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import socket
 import subprocess
-import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -219,44 +217,29 @@ def measure_size(size: int, scale: int, log: Any) -> list[dict[str, Any]]:
     grid_requests = _grid_requests(size)
 
     proc, base, _log_path = _start_server(directory, url)
-    peak = 0.0
-    stop = threading.Event()
-
-    def sample() -> None:
-        nonlocal peak
-        while not stop.wait(0.05):
-            peak = max(peak, common.process_tree_rss_mb(proc.pid))
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
     try:
-        client = Client(base)
-        client.overview(None)  # warm-up: first import of page modules, connection pool
-        client.grid(grid_requests[0])
-        layouts, refreshes, overview_s, cold, grid_s = [], [], [], [], []
-        seen: set[str | None] = set()
-        for regime_id in overview_regimes:
-            layout_s, refresh_s = client.overview(regime_id)
-            layouts.append(layout_s)
-            refreshes.append(refresh_s)
-            overview_s.append(layout_s + refresh_s)
-            if regime_id not in seen and regime_id is not None:
-                cold.append(layout_s + refresh_s)
-            seen.add(regime_id)
-        rows_seen = []
-        for request in grid_requests:
-            elapsed, rows = client.grid(request)
-            grid_s.append(elapsed)
-            rows_seen.append(rows)
+        with common.PeakRss(proc.pid) as rss:
+            client = Client(base)
+            client.overview(None)  # warm-up: first import of page modules, connection pool
+            client.grid(grid_requests[0])
+            layouts, refreshes, overview_s, cold, grid_s = [], [], [], [], []
+            seen: set[str | None] = set()
+            for regime_id in overview_regimes:
+                layout_s, refresh_s = client.overview(regime_id)
+                layouts.append(layout_s)
+                refreshes.append(refresh_s)
+                overview_s.append(layout_s + refresh_s)
+                if regime_id not in seen and regime_id is not None:
+                    cold.append(layout_s + refresh_s)
+                seen.add(regime_id)
+            rows_seen = []
+            for request in grid_requests:
+                elapsed, rows = client.grid(request)
+                grid_s.append(elapsed)
+                rows_seen.append(rows)
     finally:
-        stop.set()
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        common.stop_process(proc)
+    peak = rss.mb
     direct_overview, direct_grid = _direct(url)
     direct_overview(None)
     base_overview = [direct_overview(r) for r in overview_regimes]
