@@ -39,7 +39,8 @@ def alert_rows(alerts: list[dict[str, Any]], *, with_button: bool, button_type: 
                        if with_button else f"{when(a['acknowledged_at'])} by {a['acknowledged_by']}")
         rows.append([link(f"#{a['id']}", f"/alerts/{a['id']}"), when(a["created_at"]), a["kind"],
                      a["provider"] or "—", subject, a["regime_id"] or "—",
-                     status_badge(a["status"]) if a["status"] else "—", a["deadline"] or "—", action])
+                     status_badge(a["status"], a.get("projected", False)) if a["status"] else "—",
+                     a["deadline"] or "—", action])
     return rows
 
 

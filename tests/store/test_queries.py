@@ -202,3 +202,16 @@ def test_inference_series_plots_each_filed_period_within_scope(engine: Engine, w
     assert [p["at"] for p in big["points"]] == [date(2026, 9, 30), date(2026, 10, 31)]
     assert [p["central"] for p in big["points"]] == [9e23, 1.1e24]
     assert [s["name"] for s in own["series"]] == [big["name"]]
+
+
+def test_alert_rows_say_when_a_crossing_is_projected() -> None:
+    from types import SimpleNamespace
+
+    from tracker.store.queries.common import alert_row
+
+    alert = SimpleNamespace(id=1, kind="flag_change", system_id=7, regime_id="eu-aia-gpaisr-presumption",
+                            created_at=None, acknowledged_at=None, acknowledged_by=None,
+                            payload_json='{"status": "above", "projected": true, "deadline": "2026-12-11"}')
+    row = alert_row(alert, "acme", "acme-lm")
+    assert (row["status"], row["projected"], row["deadline"]) == ("above", True, "2026-12-11")
+    assert alert_row(SimpleNamespace(**{**vars(alert), "payload_json": "not json"}), None, None)["projected"] is False

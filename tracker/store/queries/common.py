@@ -141,4 +141,5 @@ def alert_row(alert: Any, provider: str | None, system: str | None) -> Row:
             "system_id": alert.system_id, "regime_id": alert.regime_id, "created_at": alert.created_at,
             "acknowledged_at": alert.acknowledged_at, "acknowledged_by": alert.acknowledged_by,
             "status": payload.get("status") if isinstance(payload, dict) else None,
+            "projected": bool(payload.get("projected")) if isinstance(payload, dict) else False,
             "deadline": payload.get("deadline") if isinstance(payload, dict) else None}
