@@ -1,5 +1,6 @@
 import pytest
 
+from tests.estimate.public_runs import LLAMA_31_405B
 from tracker.estimate import estimate_runs
 
 
@@ -33,13 +34,7 @@ def test_llama_31_405b_prior_and_implied_utilization(make_runs, catalog) -> None
     # 30.84M H100-hours x 3600 x 989.4e12 x 0.30 (prior) = 3.295e25; vs 6ND 3.79e25 -> u = 0.345.
     row = _row(
         make_runs(
-            {
-                "accelerator": "NVIDIA H100 SXM5",
-                "chip_hours": 30.84e6,
-                "precision": "bf16",
-                "parameters": 405e9,
-                "training_tokens": 15.6e12,
-            }
+            LLAMA_31_405B
         ),
         catalog,
     )

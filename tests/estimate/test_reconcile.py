@@ -3,6 +3,7 @@ import math
 import polars as pl
 import pytest
 
+from tests.estimate.public_runs import LLAMA_31_405B, LLAMA_31_405B_REPORTED_FLOP
 from tracker.estimate import estimate_runs
 from tracker.estimate.reconcile import reconcile
 
@@ -10,14 +11,7 @@ from tracker.estimate.reconcile import reconcile
 def test_llama_31_405b_three_methods_within_30pct(make_runs, catalog) -> None:
     row = estimate_runs(
         make_runs(
-            {
-                "accelerator": "NVIDIA H100 SXM5",
-                "chip_hours": 30.84e6,
-                "precision": "bf16",
-                "parameters": 405e9,
-                "training_tokens": 15.6e12,
-                "reported_flop": 3.8e25,
-            }
+            LLAMA_31_405B | {"reported_flop": LLAMA_31_405B_REPORTED_FLOP}
         ),
         catalog,
     ).row(0, named=True)

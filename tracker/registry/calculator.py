@@ -13,6 +13,7 @@ from typing import Any
 import polars as pl
 
 from tracker.catalog.accelerators import Catalog
+from tracker.estimate import METHODOLOGY_VERSION
 from tracker.regimes.model import Regime
 from tracker.registry.compute import compute_registry
 from tracker.registry.inputs import (
@@ -23,7 +24,7 @@ from tracker.registry.inputs import (
     USAGE_SCHEMA,
     RegistryInputs,
 )
-from tracker.registry.report import build_report
+from tracker.registry.report import CONTRACT_STATUSES, build_report, flag_json
 
 
 def _system_key(name: pl.Expr, version: pl.Expr) -> pl.Expr:
@@ -114,18 +115,14 @@ def _clusters_report(records: pl.DataFrame, catalog: Catalog, regimes: list[Regi
     inputs = RegistryInputs(systems=_empty(SYSTEM_SCHEMA), runs=_empty(RUN_SCHEMA), usage=_empty(USAGE_SCHEMA),
                             clusters=clusters, previous_flags=_empty(FLAG_SCHEMA))
     result = compute_registry(inputs, catalog, regimes, as_of)
-    flags = result.evaluation.flags.filter(pl.col("status").is_in(("above", "likely_above", "likely_below",
-                                                                    "below")))
+    by_cluster: dict[str, list[dict[str, Any]]] = {}
+    reported = result.evaluation.flags.filter(pl.col("status").is_in(CONTRACT_STATUSES)).sort("regime_id")
+    for flag in reported.iter_rows(named=True):
+        by_cluster.setdefault(flag["subject_key"], []).append(flag_json(flag))
     out = []
     for row in result.clusters.iter_rows(named=True):
         peaks = {k: v for k, v in row.items() if k.startswith("peak_") and v is not None}
-        cluster_flags = [
-            {"regime": f["regime_id"], "status": f["status"], "projected": f["projected"],
-             "threshold": f["threshold"], "deadline": f["deadline"].isoformat() if f["deadline"] else None}
-            for f in flags.filter(pl.col("subject_key") == row["cluster_key"]).iter_rows(named=True)
-        ]
         out.append({"cluster_id": row["cluster_key"], "accelerator": row["accelerator"],
-                    "accelerator_count": row["accelerator_count"], **peaks, "flags": cluster_flags})
-    from tracker.estimate import METHODOLOGY_VERSION
-
+                    "accelerator_count": row["accelerator_count"], **peaks,
+                    "flags": by_cluster.get(row["cluster_key"], [])})
     return {"methodology_version": METHODOLOGY_VERSION, "systems": [], "clusters": out}

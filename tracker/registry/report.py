@@ -28,7 +28,8 @@ def _interval(central: Any, low: Any, high: Any) -> dict[str, float] | None:
             "high": float(high if high is not None else central)}
 
 
-def _flag(row: dict[str, Any]) -> dict[str, Any]:
+def flag_json(row: dict[str, Any]) -> dict[str, Any]:
+    """One flag as the contract's JSON writes it."""
     deadline = row.get("deadline")
     return {
         "regime": row["regime_id"], "status": row["status"], "projected": bool(row["projected"]),
@@ -44,7 +45,7 @@ def build_report(systems: pl.DataFrame, flags: pl.DataFrame, *, include_inferenc
     by_system: dict[str, list[dict[str, Any]]] = {}
     reported = flags.filter(pl.col("status").is_in(CONTRACT_STATUSES)).sort("subject_key", "regime_id")
     for row in reported.iter_rows(named=True):
-        by_system.setdefault(row["subject_key"], []).append(_flag(row))
+        by_system.setdefault(row["subject_key"], []).append(flag_json(row))
     out = []
     for row in systems.sort("provider", "name", "version", nulls_last=True).iter_rows(named=True):
         entry: dict[str, Any] = {

@@ -12,7 +12,6 @@ Rules that hold for every function here:
 """
 
 from tracker.store.queries.accounts import (
-    as_of,
     list_subscriptions,
     list_tokens,
 )
@@ -41,6 +40,7 @@ from tracker.store.queries.common import (
     R,
     Row,
     S,
+    as_of,
 )
 from tracker.store.queries.filings import (
     filing_detail,

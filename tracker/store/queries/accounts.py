@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -34,11 +33,3 @@ def list_subscriptions(session: Session, scope: Scope) -> list[Row]:
     sub: Any = Subscription
     return [dict(r._mapping) for r in session.execute(
         sa.select(sub.id, sub.sink, sub.scope_kind, sub.scope_value, sub.created_at).order_by(sub.id))]
-
-def as_of(value: datetime | date | None) -> str:
-    """A timestamp or date as the dashboard writes it (UTC, minutes)."""
-    if value is None:
-        return "—"
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M UTC")
-    return value.isoformat()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -143,3 +143,12 @@ def alert_row(alert: Any, provider: str | None, system: str | None) -> Row:
             "status": payload.get("status") if isinstance(payload, dict) else None,
             "projected": bool(payload.get("projected")) if isinstance(payload, dict) else False,
             "deadline": payload.get("deadline") if isinstance(payload, dict) else None}
+
+
+def as_of(value: datetime | date | None) -> str:
+    """A timestamp or date as the dashboard writes it (UTC, minutes)."""
+    if value is None:
+        return "—"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M UTC")
+    return value.isoformat()
