@@ -109,28 +109,44 @@ def _own_aggregates(run_estimates: pl.DataFrame) -> pl.DataFrame:
     done = pl.col("status").fill_null("completed") == "completed"
     pending = pl.col("status").is_in(_PENDING)
     updates = done & (pl.col("stage").fill_null("pretraining") != "synthetic_data")
-
-    def total(cond: pl.Expr, s: str, name: str) -> pl.Expr:
-        col = pl.col(f"training_flop_{s}").filter(cond)
-        return pl.when(col.count() > 0).then(col.sum()).alias(name)
-
-    has = {m: pl.col(f"{m}_flop_central").is_not_null().filter(done).any() for m in METHOD_ORDER}
-    return run_estimates.group_by("system_key").agg(
-        *[total(done, s, f"own_training_flop_{s}") for s in _TRIPLE],
-        *[total(updates, s, f"own_param_update_flop_{s}") for s in _TRIPLE],
-        *[total(pending, s, f"_pending_{s}") for s in _TRIPLE],
-        pl.col("training_flop_central").filter(done).max().alias("largest_run_flop_central"),
-        pl.col("training_flop_high")
-        .filter(done)
-        .get(pl.col("training_flop_central").filter(done).arg_max())
-        .alias("largest_run_flop_high"),
-        pl.col("start_date").filter(pending).min().alias("_pending_start"),
-        pl.col("end_date").filter(pending).max().alias("_pending_end"),
-        pl.col("end_date").filter(done).max().alias("last_completed_end_date"),
+    # Masking per run and then summing lets the group-by use its plain sum/count kernels; a
+    # filter inside each aggregation is several times slower on a million groups.
+    masks = {"own_training": done, "own_param_update": updates, "_pending": pending}
+    masked = run_estimates.select(
+        "system_key",
+        "base_system_key",
+        "start_date",
+        "end_date",
+        "discrepancy",
+        *[
+            pl.when(mask).then(pl.col(f"training_flop_{s}")).alias(f"{name}_flop_{s}")
+            for name, mask in masks.items()
+            for s in _TRIPLE
+        ],
+        pl.when(done).then(pl.col("training_flop_high")).alias("_done_high"),
+        pl.when(pending).then(pl.col("start_date")).alias("_pending_start"),
+        pl.when(pending).then(pl.col("end_date")).alias("_pending_end"),
+        pl.when(done).then(pl.col("end_date")).alias("last_completed_end_date"),
+        *[(pl.col(f"{m}_flop_central").is_not_null() & done).alias(f"_has_{m}") for m in METHOD_ORDER],
+    )
+    sums = [f"{name}_flop_{s}" for name in masks for s in _TRIPLE]
+    grouped = masked.group_by("system_key").agg(
+        *[pl.col(c).sum() for c in sums],
+        *[pl.col(c).count().alias(f"_n_{c}") for c in sums],
+        pl.col("own_training_flop_central").max().alias("largest_run_flop_central"),
+        pl.col("_done_high").get(pl.col("own_training_flop_central").arg_max()).alias("largest_run_flop_high"),
+        pl.col("_pending_start").min(),
+        pl.col("_pending_end").max(),
+        pl.col("last_completed_end_date").max(),
         pl.col("discrepancy").fill_null(False).any().alias("has_discrepancy"),
         pl.col("base_system_key").drop_nulls().first().alias("_run_base"),
-        *[v.alias(f"_has_{m}") for m, v in has.items()],
+        *[pl.col(f"_has_{m}").any() for m in METHOD_ORDER],
     )
+    # No run in the class: unknown (null), not zero.
+    return grouped.with_columns(
+        pl.when(pl.col(f"_n_{c}") > 0).then(pl.col(c)).alias(c.replace("_pending_flop_", "_pending_"))
+        for c in sums
+    ).drop([f"_n_{c}" for c in sums] + [f"_pending_flop_{s}" for s in _TRIPLE])
 
 
 def estimate_systems(run_estimates: pl.DataFrame, systems: pl.DataFrame, as_of: date) -> pl.DataFrame:
@@ -180,7 +196,8 @@ def estimate_systems(run_estimates: pl.DataFrame, systems: pl.DataFrame, as_of: 
         *[f"_all_{s}" for s in _TRIPLE],
     ]
     cum = accumulate(nodes, sums, [*[f"_has_{m}" for m in METHOD_ORDER], "_gap"])
-    out = nodes.join(cum, on="system_key", how="left").with_columns(
+    # accumulate() returns its rows in the order of `nodes`: no join needed.
+    out = pl.concat([nodes, cum.drop("system_key")], how="horizontal").with_columns(
         *[pl.col(f"cum_own_training_flop_{s}").alias(f"training_flop_{s}") for s in _TRIPLE],
         *[pl.col(f"cum_own_param_update_flop_{s}").alias(f"param_update_flop_{s}") for s in _TRIPLE],
         *[
@@ -223,4 +240,4 @@ def estimate_systems(run_estimates: pl.DataFrame, systems: pl.DataFrame, as_of: 
         "lineage_depth",
         "lineage_complete",
     ]
-    return out.select(columns).sort("system_key")
+    return out.select(columns)

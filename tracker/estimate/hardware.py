@@ -89,6 +89,31 @@ def is_moe_expr() -> pl.Expr:
     return (pl.col("active_parameters") < pl.col("parameters")).fill_null(False)
 
 
+def _peak_table(frame: pl.DataFrame, catalog: Catalog) -> pl.DataFrame:
+    """Peak, format used and the bounds' formats for each distinct (accelerator, filed precision).
+
+    A registry has a few hundred such pairs against millions of runs: the fallback chains are
+    evaluated on the pairs and joined back, not re-run on every row."""
+    pairs = frame.select("accelerator", "precision").unique()
+    filed = pl.col("precision").str.to_lowercase()
+    requested = filed.fill_null(DEFAULT_PRECISION)
+    pairs, peaks = with_peak_columns(pairs, catalog)
+    filed_peak, filed_used = peak_with_fallback(peaks, requested)
+    unknown_peak, unknown_used, slower, fastest = unknown_precision_peak(peaks)
+    return pairs.select(
+        "accelerator",
+        "precision",
+        pl.when(filed.is_null()).then(unknown_peak).otherwise(filed_peak).alias("peak_flop_per_s"),
+        pl.when(filed.is_null()).then(unknown_used).otherwise(filed_used).alias("precision_used"),
+        requested.alias("_precision_requested"),
+        fastest.alias("_fastest_peak"),
+        slower.alias("_slower_peak"),
+    ).with_columns(
+        pl.col("precision").is_null().alias("_precision_assumed"),
+        (pl.col("precision_used") != pl.col("_precision_requested")).fill_null(False).alias("_precision_fallback"),
+    )
+
+
 def hardware_columns(frame: pl.DataFrame, catalog: Catalog) -> pl.DataFrame:
     """Adds peak_flop_per_s, precision_used, utilization_used, hardware_flop_{central,low,high}
     and the internal columns _chip_seconds, _precision_fallback, _precision_assumed,
@@ -99,28 +124,15 @@ def hardware_columns(frame: pl.DataFrame, catalog: Catalog) -> pl.DataFrame:
             pl.col("accelerator_count") * pl.col("training_hours")
         ),
     )
-    filed = pl.col("precision").str.to_lowercase()
-    requested = filed.fill_null(DEFAULT_PRECISION)
-    frame, peaks = with_peak_columns(frame, catalog)
-    filed_peak, filed_used = peak_with_fallback(peaks, requested)
-    unknown_peak, unknown_used, slower, fastest = unknown_precision_peak(peaks)
-    peak = pl.when(filed.is_null()).then(unknown_peak).otherwise(filed_peak)
-    used = pl.when(filed.is_null()).then(unknown_used).otherwise(filed_used)
+    frame = frame.join(_peak_table(frame, catalog), on=["accelerator", "precision"], how="left",
+                       nulls_equal=True, maintain_order="left")
     is_lm = _optional(frame, "is_language_model", pl.Boolean()).fill_null(True)
     prior = pl.when(is_lm).then(UTILIZATION_PRIOR_LM).otherwise(UTILIZATION_PRIOR_OTHER)
     filed_u = pl.when((pl.col("utilization") > 0) & (pl.col("utilization") <= 1)).then(pl.col("utilization"))
     out = frame.with_columns(
         (chip_hours * SECONDS_PER_HOUR).alias("_chip_seconds"),
-        peak.alias("peak_flop_per_s"),
-        used.alias("precision_used"),
-        requested.alias("_precision_requested"),
         pl.coalesce(filed_u, prior).alias("utilization_used"),
         filed_u.is_null().alias("_utilization_prior"),
-        fastest.alias("_fastest_peak"),
-        slower.alias("_slower_peak"),
-    ).with_columns(
-        (pl.col("precision").is_null()).alias("_precision_assumed"),
-        (pl.col("precision_used") != pl.col("_precision_requested")).fill_null(False).alias("_precision_fallback"),
     )
     u = pl.col("utilization_used")
     prior_low = pl.when(is_moe_expr()).then(UTILIZATION_PRIOR_LOW_MOE).otherwise(UTILIZATION_PRIOR_LOW)

@@ -64,7 +64,7 @@ def _conform(usage: pl.DataFrame, active_parameters: pl.DataFrame) -> pl.DataFra
             for c in ("layers", "d_model")
         ],
     ).unique("system_key", keep="first")
-    return usage.with_row_index("_row").join(params, on="system_key", how="left").sort("_row")
+    return usage.with_row_index("_row").join(params, on="system_key", how="left", maintain_order="left")
 
 
 def estimate_inference_periods(

@@ -216,11 +216,9 @@ def evaluate(
     )
 
     flags = result.select(list(FLAG_SCHEMA))
-    transitions = result.filter(
-        pl.col("old_status").is_null()
-        | (pl.col("old_status") != pl.col("status"))
-        | (pl.col("old_projected").fill_null(False) != pl.col("projected"))
-    ).select(
+    # Narrow before filtering: on a first evaluation every pair is a transition, and filtering the
+    # full flag frame would copy all its columns.
+    transitions = result.select(
         "subject_key",
         "regime_id",
         "old_status",
@@ -229,6 +227,13 @@ def evaluate(
         pl.col("projected").alias("new_projected"),
         pl.lit(as_of, pl.Date).alias("changed_on"),
     )
+    changed = (
+        transitions.get_column("old_status").is_null()
+        | (transitions.get_column("old_status") != transitions.get_column("new_status"))
+        | (transitions.get_column("old_projected").fill_null(False) != transitions.get_column("new_projected"))
+    )
+    if not changed.all():
+        transitions = transitions.filter(changed)
     return Evaluation(flags=flags, transitions=transitions)
 
 

@@ -47,12 +47,12 @@ def _systems_with_lineage(systems: pl.DataFrame, runs: pl.DataFrame) -> pl.DataF
 
 def _active_parameters(runs: pl.DataFrame) -> pl.DataFrame:
     """Per system, the active parameter count of its newest run that files one (for inference)."""
+    # "Newest" is the greatest run key: a per-group arg-max instead of sorting every run.
     return (
-        runs.with_columns(pl.coalesce("active_parameters", "parameters").alias("active_parameters"))
+        runs.select("system_key", "run_key", pl.coalesce("active_parameters", "parameters").alias("active_parameters"))
         .filter(pl.col("active_parameters").is_not_null())
-        .sort("run_key", "end_date", nulls_last=False)
         .group_by("system_key")
-        .agg(pl.col("active_parameters").last())
+        .agg(pl.col("active_parameters").get(pl.col("run_key").arg_max()))
     )
 
 
@@ -81,20 +81,20 @@ def _projected_crossings(flags: pl.DataFrame, systems: pl.DataFrame) -> pl.DataF
     filing gives no dates)."""
     if flags.height == 0 or not set(PROJECTION_COLUMNS) <= set(systems.columns):
         return flags
-    # Only the few projected flags need the join; the rest pass through untouched.
+    # Only the few projected flags need the join; the others keep their column untouched.
     projected = pl.col("projected") & (pl.col("metric").cast(pl.String) == "training_flop_cumulative")
-    indexed = flags.with_row_index("_row")
-    chosen = indexed.filter(projected)
-    if chosen.height == 0:
+    rows = flags.select(projected.alias("_p")).get_column("_p").arg_true()
+    if rows.len() == 0:
         return flags
     projection = systems.select(pl.col("system_key").alias("subject_key"), *PROJECTION_COLUMNS)
-    dated = chosen.join(projection, on="subject_key", how="left").select(
-        "_row", crossing_date_expr(pl.col("threshold")).alias("_crossing"))
-    return (
-        indexed.join(dated, on="_row", how="left", maintain_order="left")
-        .with_columns(pl.when(projected).then(pl.col("_crossing")).otherwise(pl.col("crossed_on")).alias("crossed_on"))
-        .select(flags.columns)
+    dated = (
+        flags.select("subject_key", "threshold")
+        .gather(rows)
+        .join(projection, on="subject_key", how="left", maintain_order="left")
+        .select(crossing_date_expr(pl.col("threshold")).alias("crossed_on"))
+        .get_column("crossed_on")
     )
+    return flags.with_columns(flags.get_column("crossed_on").scatter(rows, dated))
 
 
 def compute_registry(inputs: RegistryInputs, catalog: Catalog, regimes: list[Regime], as_of: date) -> RegistryResult:
