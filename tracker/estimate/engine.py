@@ -11,7 +11,12 @@ from tracker.estimate.architecture import architecture_columns
 from tracker.estimate.confidence import confidence_label
 from tracker.estimate.hardware import hardware_columns, is_moe_expr
 from tracker.estimate.lineage import accumulate
-from tracker.estimate.priors import IMPLIED_UTILIZATION_MAX, IMPLIED_UTILIZATION_MIN
+from tracker.estimate.priors import (
+    IMPLIED_UTILIZATION_MAX,
+    IMPLIED_UTILIZATION_MIN,
+    UTILIZATION_PRIOR_LM,
+    UTILIZATION_PRIOR_OTHER,
+)
 from tracker.estimate.projection import rate_exprs
 from tracker.estimate.reconcile import METHOD_ORDER, discrepancy_exprs, methods_list, names_where, reconcile
 from tracker.estimate.reported import reported_flop_columns
@@ -50,22 +55,24 @@ def _conform(runs: pl.DataFrame) -> pl.DataFrame:
 def _notes() -> pl.Expr:
     hw = pl.col("hardware_flop_central").is_not_null()
     u = pl.col("implied_utilization")
+    # Literal texts where the value is one of the priors: formatting a number per row costs more
+    # than the rest of the notes together on a million runs.
+    prior_note = {
+        prior: f"utilization not filed: prior {round(prior, 2)}"
+        for prior in (UTILIZATION_PRIOR_LM, UTILIZATION_PRIOR_OTHER)
+    }
+    utilization_note = pl.when(pl.col("utilization_used") == UTILIZATION_PRIOR_LM).then(
+        pl.lit(prior_note[UTILIZATION_PRIOR_LM])
+    ).when(pl.col("utilization_used") == UTILIZATION_PRIOR_OTHER).then(
+        pl.lit(prior_note[UTILIZATION_PRIOR_OTHER])
+    ).otherwise(pl.format("utilization not filed: prior {}", pl.col("utilization_used").round(2)))
     parts = [
-        pl.when(hw & pl.col("_precision_assumed")).then(
-            pl.format("precision not filed: {} by the order bf16->tf32->fp16->fp32", pl.col("precision_used"))
-        ),
-        pl.when(
-            pl.col("_precision_fallback") & ~pl.col("_precision_assumed") & pl.col("precision_used").is_not_null()
-        ).then(pl.format("precision fallback {}->{}", pl.col("_precision_requested"), pl.col("precision_used"))),
-        pl.when(hw & pl.col("_utilization_prior")).then(
-            pl.format("utilization not filed: prior {}", pl.col("utilization_used").round(2))
-        ),
+        pl.when(hw | ~pl.col("_precision_assumed")).then(pl.col("_note_format")),
+        pl.when(hw & pl.col("_utilization_prior")).then(utilization_note),
         pl.when(hw & pl.col("_utilization_prior") & is_moe_expr()).then(
             pl.lit("mixture-of-experts: utilization interval widened down to 0.11")
         ),
-        pl.when(pl.col("accelerator").is_not_null() & pl.col("peak_flop_per_s").is_null()).then(
-            pl.format("no catalog peak for accelerator '{}'", pl.col("accelerator"))
-        ),
+        pl.col("_note_catalog"),
         pl.when((u < IMPLIED_UTILIZATION_MIN) | (u > IMPLIED_UTILIZATION_MAX)).then(
             pl.format("implied utilization {} outside [0.05, 0.8]", u.round(3))
         ),

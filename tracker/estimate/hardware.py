@@ -111,6 +111,16 @@ def _peak_table(frame: pl.DataFrame, catalog: Catalog) -> pl.DataFrame:
     ).with_columns(
         pl.col("precision").is_null().alias("_precision_assumed"),
         (pl.col("precision_used") != pl.col("_precision_requested")).fill_null(False).alias("_precision_fallback"),
+    ).with_columns(
+        # The notes that depend on the pair alone are written here, once per pair.
+        pl.when(pl.col("_precision_assumed"))
+        .then(pl.format("precision not filed: {} by the order bf16->tf32->fp16->fp32", pl.col("precision_used")))
+        .when(pl.col("_precision_fallback") & pl.col("precision_used").is_not_null())
+        .then(pl.format("precision fallback {}->{}", pl.col("_precision_requested"), pl.col("precision_used")))
+        .alias("_note_format"),
+        pl.when(pl.col("accelerator").is_not_null() & pl.col("peak_flop_per_s").is_null())
+        .then(pl.format("no catalog peak for accelerator '{}'", pl.col("accelerator")))
+        .alias("_note_catalog"),
     )
 
 

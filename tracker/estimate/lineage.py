@@ -63,7 +63,9 @@ def accumulate(nodes: pl.DataFrame, sum_columns: Sequence[str], or_columns: Sequ
     count as 0; all-null stays null) and the OR of each boolean column. Output: system_key,
     cum_<col> for every column, lineage_depth. `nodes` must have unique system_key.
 
-    One vectorized gather per generation: cursor[i] is the row of the ancestor reached so far."""
+    One vectorized gather per generation, over the rows that still have an ancestor to add
+    (most systems have none, a fine-tune one or two): ``ancestor[k]`` is the row of the k-th
+    ancestor reached so far for ``rows[k]``."""
     check_cycles(nodes)
     parent = _parent_index(nodes)
     own = nodes.select(*sum_columns, *or_columns)
@@ -71,13 +73,18 @@ def accumulate(nodes: pl.DataFrame, sum_columns: Sequence[str], or_columns: Sequ
         *[pl.col(c).alias(f"cum_{c}") for c in sum_columns],
         *[pl.col(c).fill_null(False).alias(f"cum_{c}") for c in or_columns],
     ).with_columns(pl.lit(0, dtype=pl.Int32).alias("lineage_depth"))
-    cursor = parent
-    while cursor.null_count() < cursor.len():
-        ancestor = own.select(pl.all().gather(cursor)).rename(lambda c: f"_b_{c}")
-        acc = pl.concat([acc, ancestor], how="horizontal").select(
+    rows = parent.is_not_null().arg_true()
+    ancestor = parent.gather(rows)
+    while rows.len() > 0:
+        reached = pl.concat(
+            [acc.gather(rows), own.gather(ancestor).rename(lambda c: f"_b_{c}")], how="horizontal"
+        ).select(
             *[sum_or_null(pl.col(f"cum_{c}"), pl.col(f"_b_{c}")).alias(f"cum_{c}") for c in sum_columns],
             *[(pl.col(f"cum_{c}") | pl.col(f"_b_{c}").fill_null(False)).alias(f"cum_{c}") for c in or_columns],
-            pl.col("lineage_depth") + pl.lit(cursor.is_not_null().cast(pl.Int32)),
+            pl.col("lineage_depth") + 1,
         )
-        cursor = parent.gather(cursor)
+        acc = acc.with_columns(acc.get_column(c).scatter(rows, reached.get_column(c)) for c in acc.columns)
+        ancestor = parent.gather(ancestor)
+        further = ancestor.is_not_null()
+        rows, ancestor = rows.filter(further), ancestor.filter(further)
     return pl.concat([nodes.select("system_key"), acc], how="horizontal")
