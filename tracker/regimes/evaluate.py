@@ -187,7 +187,7 @@ def evaluate(
     )
     subjects = pl.concat(
         [system_frame.get_column("system_key"), cluster_frame.get_column("cluster_key")]
-    ).rename("subject_key")
+    ).rename("subject_key").rechunk()  # a gather from one chunk is ~10x faster than from two
     if subjects.is_duplicated().any():
         raise ValueError("system_key / cluster_key values must be unique")
     parts = []
@@ -211,9 +211,10 @@ def evaluate(
             .then(pl.lit("system", _SUBJECT_KIND))
             .otherwise(pl.lit("cluster", _SUBJECT_KIND)),
         )
-        .select(*FLAG_SCHEMA, "old_status", "old_projected")
+        .select(*(c for c in FLAG_SCHEMA if c not in _DATED), "old_status", "old_projected", "_rule")
         .collect(engine="streaming")
     )
+    result = _with_deadlines(result, rules, as_of)
 
     flags = result.select(list(FLAG_SCHEMA))
     # Narrow before filtering: on a first evaluation every pair is a transition, and filtering the
@@ -423,6 +424,7 @@ def _join_previous(
             "notified_at",
         )
         .collect(engine="streaming")
+        .rechunk()  # gathered from below: one chunk gathers ~10x faster than many
     )
     row_of_slot = pl.repeat(None, len(subjects) * rule_count, dtype=pl.UInt32, eager=True).scatter(
         previous.get_column("_slot"), pl.int_range(previous.height, dtype=pl.UInt32, eager=True)
@@ -461,9 +463,7 @@ def _finish(rows: pl.LazyFrame, rules: pl.DataFrame, as_of: date) -> pl.LazyFram
                 pl.coalesce("_previous_first_flagged_on", today)
             ),
         )
-        .with_columns(deadline=_deadline(rules))
         .with_columns(
-            overdue=(pl.col("deadline") < today).fill_null(False) & pl.col("notified_at").is_null(),
             regime_id=_lookup(rules, "regime_id"),
             metric=_lookup(rules, "metric").cast(_METRIC),
             comparator=_lookup(rules, "comparator").cast(_COMPARATOR),
@@ -503,6 +503,26 @@ def _outcome_tables(rules: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
             statuses.append(status)
             reasons.append(reason)
     return pl.Series(statuses, dtype=_STATUS), pl.Series(reasons, dtype=pl.String)
+
+
+_DATED = ("deadline", "overdue")
+
+
+def _with_deadlines(flags: pl.DataFrame, rules: pl.DataFrame, as_of: date) -> pl.DataFrame:
+    """``deadline`` and ``overdue``, computed on the rows that have a crossing or first-flag date
+    (a deadline needs one) and scattered into place: the per-regime date arithmetic on every row
+    cost more than the rest of the classification."""
+    dated = (pl.col("crossed_on").is_not_null() | pl.col("first_flagged_on").is_not_null()).alias("_dated")
+    rows = flags.select(dated).get_column("_dated").arg_true()
+    deadline = pl.repeat(None, flags.height, dtype=pl.Date, eager=True).alias("deadline")
+    if rows.len() > 0:
+        computed = (
+            flags.select("_rule", "crossed_on", "first_flagged_on").gather(rows).select(_deadline(rules).alias("d"))
+        )
+        deadline = deadline.scatter(rows, computed.get_column("d"))
+    return flags.with_columns(deadline).with_columns(
+        overdue=(pl.col("deadline") < pl.lit(as_of, pl.Date)).fill_null(False) & pl.col("notified_at").is_null(),
+    )
 
 
 def _deadline(rules: pl.DataFrame) -> pl.Expr:
