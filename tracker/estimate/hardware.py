@@ -89,6 +89,15 @@ def is_moe_expr() -> pl.Expr:
     return (pl.col("active_parameters") < pl.col("parameters")).fill_null(False)
 
 
+def default_peak_table(frame: pl.DataFrame, catalog: Catalog, accelerator: str = "accelerator") -> pl.DataFrame:
+    """``peak_flop_per_s`` at the default format (after the fallback chain) per distinct accelerator,
+    to be joined on ``accelerator``: far fewer chips than rows."""
+    chips = frame.select(pl.col(accelerator).alias("accelerator")).unique()
+    chips, peaks = with_peak_columns(chips, catalog)
+    peak, _used = peak_with_fallback(peaks, pl.lit(DEFAULT_PRECISION))
+    return chips.select(pl.col("accelerator").alias(accelerator), peak.alias("peak_flop_per_s"))
+
+
 def _peak_table(frame: pl.DataFrame, catalog: Catalog) -> pl.DataFrame:
     """Peak, format used and the bounds' formats for each distinct (accelerator, filed precision).
 

@@ -16,12 +16,11 @@ from datetime import date, timedelta
 import polars as pl
 
 from tracker.catalog import Catalog
-from tracker.estimate.hardware import peak_with_fallback, with_peak_columns
+from tracker.estimate.hardware import default_peak_table
 from tracker.estimate.intervals import bounds, log_factor, quadrature, sum_or_null
 from tracker.estimate.priors import (
     ATTENTION_FLOP_COEFFICIENT_DECODE,
     ATTENTION_FLOP_COEFFICIENT_PREFILL,
-    DEFAULT_PRECISION,
     FLOP_PER_PARAM_TOKEN_INFERENCE,
     HARDWARE_INPUT_FACTOR,
     INFERENCE_TOKENS_FACTOR_HIGH,
@@ -93,8 +92,11 @@ def estimate_inference_periods(
         .then(log_factor(INFERENCE_TOKENS_FACTOR_WITH_ATTENTION))
         .otherwise(log_factor(INFERENCE_TOKENS_FACTOR_HIGH))
     )
-    frame, peaks = with_peak_columns(frame, catalog)
-    peak, _used = peak_with_fallback(peaks, pl.lit(DEFAULT_PRECISION))
+    frame = frame.join(
+        default_peak_table(frame, catalog).rename({"peak_flop_per_s": "_peak"}),
+        on="accelerator", how="left", nulls_equal=True, maintain_order="left",
+    )
+    peak = pl.col("_peak")
     filed_u = pl.when((pl.col("utilization") > 0) & (pl.col("utilization") <= 1)).then(pl.col("utilization"))
     u = pl.coalesce(filed_u, pl.lit(INFERENCE_UTILIZATION_PRIOR))
     fleet_central = pl.when(pl.col("accelerator_hours") > 0).then(

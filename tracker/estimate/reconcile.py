@@ -97,11 +97,17 @@ def reconcile(frame: pl.DataFrame, prefixes: Sequence[str], out_prefix: str) -> 
 def names_where(pairs: Sequence[tuple[pl.Expr, str]]) -> pl.Expr:
     """List of the names whose condition holds, in the given order (empty list when none).
 
-    Built through a joined string: concat_list of when/then literals is ~10x slower on 1M rows."""
-    joined = pl.concat_str(
-        [pl.when(cond.fill_null(False)).then(pl.lit(name)) for cond, name in pairs], separator=",", ignore_nulls=True
+    The conditions make a bit mask, and the mask picks one of the 2^n possible lists: a gather
+    of ready lists, not a list or string built per row (~10x faster on a million rows)."""
+    names = [name for _, name in pairs]
+    code = pl.sum_horizontal(
+        [cond.fill_null(False).cast(pl.UInt32) * (1 << i) for i, (cond, _) in enumerate(pairs)]
     )
-    return joined.str.split(",").list.filter(pl.element() != "")
+    choices = pl.Series(
+        [[n for i, n in enumerate(names) if mask & (1 << i)] for mask in range(1 << len(names))],
+        dtype=pl.List(pl.String),
+    )
+    return pl.lit(choices).gather(code)
 
 
 def methods_list(prefixes: Sequence[str] = METHOD_PREFIXES, names: Sequence[str] = METHOD_ORDER) -> pl.Expr:
