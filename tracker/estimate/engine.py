@@ -167,11 +167,13 @@ def estimate_systems(run_estimates: pl.DataFrame, systems: pl.DataFrame, as_of: 
     lower bound, and lineage_complete is false: such a system must not be classified `below` a
     threshold, since the missing compute is unbounded)."""
     own = _own_aggregates(run_estimates)
-    listed = systems.select(pl.col("system_key").cast(pl.String), pl.col("base_system_key").cast(pl.String))
+    # One row per system: duplicates are dropped on the narrow listing, not the joined frame.
+    listed = systems.select(
+        pl.col("system_key").cast(pl.String), pl.col("base_system_key").cast(pl.String)
+    ).unique("system_key", keep="first")
     nodes = (
         listed.join(own, on="system_key", how="full", coalesce=True)
         .with_columns(pl.coalesce("base_system_key", "_run_base").alias("base_system_key"))
-        .unique("system_key", keep="first")
         .with_columns(
             [
                 pl.sum_horizontal(

@@ -34,9 +34,10 @@ def _parent_index(nodes: pl.DataFrame) -> pl.Series:
     )
 
 
-def check_cycles(nodes: pl.DataFrame) -> None:
+def check_cycles(nodes: pl.DataFrame, parent: pl.Series | None = None) -> None:
     """Raise LineageCycleError naming the systems on a cycle, if any (pointer doubling)."""
-    parent = _parent_index(nodes)
+    if parent is None:
+        parent = _parent_index(nodes)
     ptr = parent
     steps = 1
     # After >= n steps, a pointer still set can only be circling a cycle.
@@ -66,25 +67,38 @@ def accumulate(nodes: pl.DataFrame, sum_columns: Sequence[str], or_columns: Sequ
     One vectorized gather per generation, over the rows that still have an ancestor to add
     (most systems have none, a fine-tune one or two): ``ancestor[k]`` is the row of the k-th
     ancestor reached so far for ``rows[k]``."""
-    check_cycles(nodes)
     parent = _parent_index(nodes)
+    check_cycles(nodes, parent)
     own = nodes.select(*sum_columns, *or_columns)
     acc = own.select(
         *[pl.col(c).alias(f"cum_{c}") for c in sum_columns],
         *[pl.col(c).fill_null(False).alias(f"cum_{c}") for c in or_columns],
     ).with_columns(pl.lit(0, dtype=pl.Int32).alias("lineage_depth"))
-    rows = parent.is_not_null().arg_true()
+    rows = parent.is_not_null().arg_true()  # systems with at least one ancestor
+    climbing = acc.gather(rows)  # their running totals
+    active = pl.int_range(rows.len(), dtype=pl.UInt32, eager=True)  # positions still climbing
     ancestor = parent.gather(rows)
-    while rows.len() > 0:
+    while active.len() > 0:
         reached = pl.concat(
-            [acc.gather(rows), own.gather(ancestor).rename(lambda c: f"_b_{c}")], how="horizontal"
+            [climbing.gather(active), own.gather(ancestor).rename(lambda c: f"_b_{c}")], how="horizontal"
         ).select(
             *[sum_or_null(pl.col(f"cum_{c}"), pl.col(f"_b_{c}")).alias(f"cum_{c}") for c in sum_columns],
             *[(pl.col(f"cum_{c}") | pl.col(f"_b_{c}").fill_null(False)).alias(f"cum_{c}") for c in or_columns],
             pl.col("lineage_depth") + 1,
         )
-        acc = acc.with_columns(acc.get_column(c).scatter(rows, reached.get_column(c)) for c in acc.columns)
+        climbing = climbing.with_columns(
+            climbing.get_column(c).scatter(active, reached.get_column(c)) for c in climbing.columns
+        )
         ancestor = parent.gather(ancestor)
         further = ancestor.is_not_null()
-        rows, ancestor = rows.filter(further), ancestor.filter(further)
+        active, ancestor = active.filter(further), ancestor.filter(further)
+    # Written back once: row i takes row position[i] of `climbing` (null: no ancestor, unchanged).
+    # A sum that is null there was null before too, so coalescing changes nothing else.
+    position = pl.repeat(None, acc.height, dtype=pl.UInt32, eager=True).scatter(
+        rows, pl.int_range(rows.len(), dtype=pl.UInt32, eager=True)
+    )
+    acc = acc.with_columns(
+        pl.coalesce(pl.lit(climbing.get_column(c)).gather(pl.lit(position)), pl.col(c)).alias(c)
+        for c in acc.columns
+    )
     return pl.concat([nodes.select("system_key"), acc], how="horizontal")
