@@ -55,7 +55,9 @@ def _conform(usage: pl.DataFrame, active_parameters: pl.DataFrame) -> pl.DataFra
     usage = usage.with_columns(
         [pl.col(c).cast(t) if c in usage.columns else pl.lit(None, dtype=t).alias(c) for c, t in _USAGE_SCHEMA.items()]
     )
-    params = active_parameters.select(
+    # Only the systems with usage matter: a registry has many more systems than it has users.
+    used = usage.get_column("system_key").cast(pl.String).unique().implode()
+    params = active_parameters.filter(pl.col("system_key").cast(pl.String).is_in(used)).select(
         pl.col("system_key").cast(pl.String),
         pl.col("active_parameters").cast(pl.Float64).alias("_n_active"),
         *[
@@ -134,7 +136,8 @@ def estimate_inference_periods(
             pl.col("inference_flop_central")
             .fill_null(0.0)
             .cum_sum()
-            .over("system_key")
+            # Sorted by system: each system is one run of equal keys, numbered without hashing.
+            .over(pl.col("system_key").rle_id())
             .alias("cumulative_inference_flop_central")
         )
         .drop([c for c in frame.columns if c.startswith("_")])
