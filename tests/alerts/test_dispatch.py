@@ -210,3 +210,15 @@ def test_log_sink_failure_is_retried(engine: Engine, db_url: str, tmp_path: Path
     _enqueue(engine, settings, 1)
     report = dispatch_pending(engine, settings)
     assert report.retrying == 1 and "log" in report.errors[0]
+
+
+def test_events_are_claimed_before_a_backlog_of_reminders(engine: Engine, db_url: str) -> None:
+    settings = settings_for(db_url, alert_webhook_url="http://127.0.0.1:9/hook", alert_webhook_secret=SECRET)
+    reminders = _enqueue(engine, settings, 5)  # kind "overdue", enqueued first
+    with Session(engine, expire_on_commit=False) as session:
+        event = enqueue(session, kind="flag_change", idempotency_key="flag-change-1",
+                        payload={"status": "above"}, settings=settings)
+        session.commit()
+    assert event is not None
+    first = claim(engine, utcnow() + timedelta(seconds=1), limit=2)
+    assert [c.message.alert_id for c in first] == [event.id, reminders[0]]

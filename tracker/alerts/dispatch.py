@@ -35,6 +35,7 @@ CLAIM_BATCH = 10
 # Longer than a batch can take to send (10 sends, each bounded by a ~10 s timeout), so a live
 # dispatcher's rows are not re-claimed by another one while it is still working on them.
 LEASE = timedelta(minutes=5)
+REMINDER_KINDS = ("deadline_7d", "deadline_1d", "overdue")
 
 
 @dataclass(frozen=True)
@@ -69,14 +70,18 @@ def _lock_for_claim(session: Session) -> None:
 def claim(engine: Engine, now: datetime, limit: int) -> list[Claimed]:
     with session_scope(engine) as session:
         _lock_for_claim(session)
+        # Events (a flag changed, a filing was rejected, figures disagree) go before reminders:
+        # a backlog of reminders, as after a first evaluation, must not delay news by minutes.
+        reminder_last = sa.case((col(Alert.kind).in_(REMINDER_KINDS), 1), else_=0)
         query = (
             select(AlertDelivery)
+            .join(Alert, col(Alert.id) == col(AlertDelivery.alert_id))
             .where(AlertDelivery.status == "pending", AlertDelivery.next_attempt_at <= now)
-            .order_by(col(AlertDelivery.next_attempt_at), col(AlertDelivery.id))
+            .order_by(reminder_last, col(AlertDelivery.next_attempt_at), col(AlertDelivery.id))
             .limit(limit)
         )
         if session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
+            query = query.with_for_update(skip_locked=True, of=AlertDelivery)
         rows = session.exec(query).all()
         claimed: list[Claimed] = []
         for row in rows:
