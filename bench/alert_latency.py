@@ -8,14 +8,20 @@ TRACKER_DISPATCH_SECONDS=1, its webhook sink pointing at the receiver.
 Each repetition drops a ``training_runs`` CSV for a new system whose run (16,384 H100 x 90 days)
 crosses the 1e25 and 1e26 FLOP thresholds: written under a dot-name, then renamed into
 ``<inbox>/<provider>/training_runs/`` (an atomic drop). The inbox poll files it (files younger than
-``tracker.filing.inbox.MIN_AGE_S`` = 2 s are left for the next poll), the scheduler re-estimates
-and re-evaluates the whole registry, the pipeline enqueues ``flag_change`` alerts in the outbox,
-and the dispatch job posts them. Latency = receipt of the first ``flag_change`` alert for that
-system minus the rename. Drops are spread over the poll cycle (a deterministic 0-2 s pause).
+half a poll, 1 s, are left for the next poll), the scheduler re-estimates and re-evaluates what the
+filing changed (``evaluate_after_filings``: the new system, its lineage, nothing else), the pipeline
+enqueues ``flag_change`` alerts in the outbox, and the filing's poll dispatches them at once.
+Latency = receipt of the first ``flag_change`` alert for that system minus the rename. Drops are
+spread over the poll cycle (a deterministic 0-2 s pause).
+
+Drops start once the scheduler is in its steady state: its start-up runs have finished and the
+outbox is drained (no pending delivery, then no webhook for 2 s). On a fresh registry the start-up deadline-reminder run
+enqueues every overdue reminder at once (1,266 at 10,000 systems) and the dispatcher delivers them
+oldest first; that catch-up is reported (``startup_*``), not mixed into the latencies.
 
 Baseline = the poll interval (2 s); target: latency <= poll interval + 2 s (judged on the p95).
-The size is the number of systems already in the registry (the issue names no scale), since the
-evaluation after each accepted filing re-evaluates all of them.
+The size is the number of systems already in the registry (the issue names no scale): the
+evaluation after a filing used to re-evaluate all of them.
 """
 
 from __future__ import annotations
@@ -37,7 +43,9 @@ BASE_SIZE = 100  # systems in the registry at x1; x100 = 10,000
 POLL_SECONDS = 2
 DISPATCH_SECONDS = 1
 SLACK_SECONDS = 2.0
-REPETITIONS = {1: 8, 10: 6, 100: 5}
+REPETITIONS = {1: 20, 10: 20, 100: 20}  # p95 = the 19th of 20
+STARTUP_QUIET_S = 2.0
+STARTUP_TIMEOUT_S = 600.0
 ALERT_TIMEOUT_S = 180.0
 PROVIDER = "provider-00001"
 RUN_HEADER = ("system,version,run_id,stage,base_system,status,accelerator,accelerator_count,training_hours,"
@@ -92,6 +100,32 @@ class Receiver:
         self.server.server_close()
 
 
+def _settle(receiver: Receiver, log_path: Path, url: str) -> int:
+    """Wait until the scheduler's start-up job runs have finished and the outbox holds no pending
+    delivery (then STARTUP_QUIET_S more); returns how many webhooks arrived meanwhile."""
+    import sqlalchemy as sa
+
+    from tracker.store.db import make_engine
+
+    engine = make_engine(url)
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    try:
+        while time.monotonic() < deadline:
+            text = log_path.read_text(errors="replace")
+            finished = all(f"job {job} finished" in text for job in ("inbox-poll", "deadline-reminders"))
+            with engine.connect() as conn:
+                pending = conn.execute(sa.text("SELECT count(*) FROM alert_delivery WHERE status = 'pending'")).scalar()
+            with receiver.arrived:
+                last = receiver.received[-1][0] if receiver.received else 0.0
+                count = len(receiver.received)
+            if finished and not pending and time.time() - last >= STARTUP_QUIET_S:
+                return count
+            time.sleep(0.2)
+    finally:
+        engine.dispose()
+    raise RuntimeError(f"the scheduler's start-up did not settle within {STARTUP_TIMEOUT_S:.0f} s")
+
+
 def _crossing_file(system: str) -> str:
     row = (f"{system},,{system}-pretraining,pretraining,,completed,NVIDIA H100 SXM5,16384,2160,,2026-06-01,"
            "2026-08-30,bf16,0.4,1000000000000,,20000000000000,,benchmark drop")
@@ -141,7 +175,10 @@ def measure_size(size: int, scale: int, log: Any) -> dict[str, Any]:
     latencies: list[float] = []
     try:
         with common.PeakRss(proc.pid) as rss:
-            time.sleep(POLL_SECONDS + 1)  # let the start-up runs of the jobs finish
+            started = time.monotonic()
+            startup_alerts = _settle(receiver, log_path, url)
+            startup_s = time.monotonic() - started
+            log(f"  start-up runs finished and {startup_alerts} start-up alert(s) delivered in {startup_s:.1f} s")
             inbox = directory / "inbox" / PROVIDER / "training_runs"
             inbox.mkdir(parents=True, exist_ok=True)
             for rep in range(REPETITIONS[scale]):
@@ -181,6 +218,8 @@ def measure_size(size: int, scale: int, log: Any) -> dict[str, Any]:
         "limit_seconds": POLL_SECONDS + SLACK_SECONDS,
         "meets_target": p95 <= POLL_SECONDS + SLACK_SECONDS,
         "registry": populated,
+        "startup_alerts_delivered": startup_alerts,
+        "startup_seconds": round(startup_s, 1),
         "scheduler_job_seconds_median": timings,
         "table_notes": [f"p95 {p95:.2f} s, max {max(latencies):.2f} s vs limit {POLL_SECONDS + SLACK_SECONDS:.0f} s; "
                         f"jobs: {timings}"],
@@ -211,7 +250,10 @@ def run(scales: list[int], log: Any = print) -> dict[str, Any]:
         NAME, runs, round((POLL_SECONDS + SLACK_SECONDS) / POLL_SECONDS, 3), meets,
         target=f"latency p95 <= poll interval + {SLACK_SECONDS:.0f} s = {POLL_SECONDS + SLACK_SECONDS:.0f} s "
                "at every size (target_ratio is that limit over the poll interval)",
-        notes=("size = systems already in the registry (SQLite), re-evaluated after every accepted filing; "
+        notes=("size = systems already in the registry (SQLite); after each accepted filing the scheduler "
+               "evaluates what the filing changed (the whole registry only when a subset cannot be exact); "
+               "drops start once the scheduler's start-up runs have finished and the outbox is drained "
+               "(startup_alerts_delivered, startup_seconds); "
                f"poll {POLL_SECONDS} s, dispatch {DISPATCH_SECONDS} s; baseline_seconds_median = the poll "
                "interval; seconds_* are drop-to-webhook latencies; peak_rss_mb is the scheduler process; "
                "repetitions per size: " + ", ".join(f"x{s}: {REPETITIONS[s]}" for s in scales)),

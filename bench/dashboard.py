@@ -2,15 +2,17 @@
 
 Set-up per size: a PostgreSQL database filled by ``generate.populate_registry(evaluate="writers")``
 (systems, filed runs, usage, clusters; estimates and ~13 flags per system written by the pipeline's
-own writers, flag_change alerts bulk-inserted: ``run_evaluation`` itself takes minutes at 100,000
-systems, see bench/README.md), a regulator account, and the production server (``tracker serve``:
-waitress) in a subprocess. The client signs
-in through ``/login`` (CSRF token, session cookie) and sends what the browser sends:
+own writers, which also rebuild the views' summaries ``system_status`` and ``system_crossing``;
+flag_change alerts bulk-inserted: ``run_evaluation`` itself takes minutes at 100,000 systems, see
+bench/README.md), a regulator account, and the production server (``tracker serve``: waitress) in a
+subprocess. The client signs in through ``/login`` (CSRF token, session cookie) and sends what the
+browser sends:
 
 * overview: the page-content callback for ``/`` (the layout: providers and regimes for the filters)
   followed by the overview ``refresh`` callback (counts, the compute scatter, threshold lines and the
   inference series). Requests cycle through the regime filter (no regime, then each in-force regime),
-  so the first pass misses the 30 s counts cache and the second may hit it; both are reported.
+  so the first pass misses the 30 s cache and the second may hit it: ``cold_cache`` summarises the
+  first request for each regime (all misses), the headline figures all requests.
 * grid page: the POST to ``/_dash-update-component`` that the AG Grid infinite row model makes
   (``getRowsRequest``: 100 rows), cycling first page, a deep page, a sort by training compute, a
   status filter and a name filter.

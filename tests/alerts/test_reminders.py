@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from datetime import date, timedelta
 
+import pytest
 from alert_factories import flag, provider_and_system, regime, settings_for
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from tracker.alerts.reminders import remind_deadlines, reminder_kind
+from tracker.alerts.reminders import Due, due_reminders, remind_deadlines, reminder_kind
 from tracker.store.models import Alert
 from tracker.store.types import utcnow
 
@@ -55,3 +56,30 @@ def test_reminders_are_sent_once_and_not_after_notification(engine: Engine, db_u
     assert body["regime"] == "eu" and body["status"] == "above" and body["threshold"] == 1e25
     assert body["training_flop"] == {"central": 3.8e25, "low": 2.9e25, "high": 4.9e25}
     assert alerts[0].idempotency_key == f"deadline_7d:system:{a.id}:eu:2026-12-06"
+
+
+def test_due_reminders_are_read_from_five_columns_and_keyed_like_the_alerts() -> None:
+    rows = [(1, "system", 7, "eu", TODAY + timedelta(days=5)), (2, "system", 8, "eu", TODAY + timedelta(days=30)),
+            (3, "cluster", 2, "us-bis", TODAY - timedelta(days=1))]
+    assert due_reminders(rows, TODAY) == [Due(1, "deadline_7d:system:7:eu:2026-12-06"),
+                                          Due(3, "overdue:cluster:2:us-bis:2026-11-30")]
+
+
+def test_reminders_already_in_the_outbox_are_skipped_and_the_rest_go_in_batches(
+        engine: Engine, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tracker.alerts.reminders as reminders
+
+    monkeypatch.setattr(reminders, "ENQUEUE_BATCH", 2)  # several short transactions
+    settings = settings_for(db_url)
+    with Session(engine, expire_on_commit=False) as session:
+        regime(session, "eu")
+        systems = [provider_and_system(session, slug=f"p{i}", name=f"s{i}")[1] for i in range(6)]
+        for system in systems[:5]:
+            flag(session, system, "eu", TODAY - timedelta(days=2))
+        flag(session, systems[5], "eu", TODAY + timedelta(days=8))  # not due yet: not even read
+        session.commit()
+    assert remind_deadlines(engine, settings, TODAY) == 5
+    assert remind_deadlines(engine, settings, TODAY) == 0
+    with Session(engine) as session:
+        keys = [a.idempotency_key for a in session.exec(select(Alert).order_by(col(Alert.id))).all()]
+    assert keys == [f"overdue:system:{s.id}:eu:2026-11-29" for s in systems[:5]]

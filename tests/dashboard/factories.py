@@ -2,6 +2,8 @@
 
 Each function adds rows to the session and flushes, so ids are known; the caller commits.
 ``seed_world`` builds the small two-provider registry the dashboard and query tests share.
+Rows written by hand bypass the evaluation, so whoever writes estimates or flags directly calls
+``summarise`` afterwards, as the evaluation does (the views read the summaries, not the flags).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 from sqlmodel import Session
 
 from tracker.auth.users import create_user
+from tracker.registry.status import refresh_system_status
 from tracker.store.models import (
     AISystem,
     Alert,
@@ -91,6 +94,12 @@ def flag(session: Session, subject: AISystem, regime_row: Regime, status: str, *
     return row
 
 
+def summarise(session: Session) -> None:
+    """Rebuild the views' per-system summaries from the rows written so far."""
+    session.flush()
+    refresh_system_status(session)
+
+
 def filing(session: Session, owner: Provider, *, status: str = "accepted", kind: str = "training_runs",
            errors: list[dict[str, Any]] | None = None) -> Filing:
     n = next(_seq)
@@ -132,8 +141,9 @@ class World:
     accessions: dict[str, str] = field(default_factory=dict)
 
 
-def seed_world(session: Session, *, today: date | None = None, users: bool = True) -> World:
-    """Two providers (acme, rival), two regimes (1e25, 1e26), lineage, flags, alerts, filings."""
+def seed_world(session: Session, *, today: date | None = None, users: bool = True, summaries: bool = True) -> World:
+    """Two providers (acme, rival), two regimes (1e25, 1e26), lineage, flags, alerts, filings;
+    ``summaries=False`` leaves the views' summaries unwritten (a database before migration 0004)."""
     today = today or date.today()
     w = World()
     acme, rival = provider(session, "acme", "Acme AI"), provider(session, "rival", "Rival <b>Labs</b>")
@@ -163,6 +173,8 @@ def seed_world(session: Session, *, today: date | None = None, users: bool = Tru
     flag(session, secret, eu, "above", deadline=today + timedelta(days=5), value=2e26)
     flag(session, secret, us, "likely_above", projected=True, deadline=today + timedelta(days=40), value=2e26)
     flag(session, xss, eu, "likely_below", value=5e24)
+    if summaries:
+        summarise(session)
     good = filing(session, acme)
     run(session, good, big, "acme-run-1", reported_flop=3.8e25)
     bad = filing(session, acme, status="rejected",
@@ -193,4 +205,4 @@ def bulk_systems(session: Session, owner: Provider, n: int, *, start: int = 0) -
     session.add_all([Estimate(system_id=s.id, kind="training", central_flop=10.0 ** (20 + (i % 60) / 10),
                               low_flop=1e19, high_flop=1e27, methods="hardware", confidence="likely",
                               methodology_version="test-1") for i, s in enumerate(systems)])
-    session.flush()
+    summarise(session)

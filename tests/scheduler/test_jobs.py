@@ -69,8 +69,10 @@ def test_an_accepted_filing_triggers_evaluation(monkeypatch: pytest.MonkeyPatch)
     inbox.MIN_AGE_S = 2.0  # type: ignore[attr-defined]
     inbox.poll_inbox = lambda engine, settings, min_age_s: ages.append(min_age_s) or [rejected, accepted]  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "tracker.filing.inbox", inbox)
-    monkeypatch.setattr(pipeline, "run_evaluation",
+    # Only what the filings changed is evaluated (the pipeline decides when that must be everything).
+    monkeypatch.setattr(pipeline, "evaluate_after_filings",
                         lambda engine, as_of, actor: calls.append((as_of, actor)))
+    monkeypatch.setattr(pipeline, "run_evaluation", lambda *_a, **_k: pytest.fail("whole registry evaluated"))
     dispatched: list[bool] = []
     monkeypatch.setattr(jobs, "dispatch_alerts", lambda: dispatched.append(True))
     jobs.poll_inbox()

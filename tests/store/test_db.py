@@ -76,3 +76,24 @@ def test_migrations_match_models_on_postgres(empty_postgres_url: str) -> None:
         tables = set(sa.inspect(conn).get_table_names())
     engine.dispose()
     assert {"filing", "training_run", "flag", "flag_event", "audit_event", "alert_delivery"} <= tables
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_migration_0004_fills_the_summaries_as_the_evaluation_would(backend: str, tmp_path: Path,
+                                                                     request: pytest.FixtureRequest) -> None:
+    from tests.dashboard import factories
+    from tracker.registry.status import refresh_system_status
+    from tracker.store.models import SystemCrossing, SystemStatus
+
+    url = f"sqlite:///{tmp_path / 'old.db'}" if backend == "sqlite" else request.getfixturevalue("empty_postgres_url")
+    migrate.upgrade(url, "0003")
+    engine = make_engine(url)
+    with Session(engine) as session:
+        factories.seed_world(session, users=False, summaries=False)
+        session.commit()
+    migrate.upgrade(url)
+    with Session(engine) as session:
+        assert len(session.exec(select(SystemStatus)).all()) == 5
+        assert len(session.exec(select(SystemCrossing)).all()) == 4
+        assert refresh_system_status(session) == 0  # the refresh finds nothing to change
+    engine.dispose()

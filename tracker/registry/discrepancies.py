@@ -8,11 +8,13 @@ from sqlmodel import Session
 
 from tracker.config import Settings
 from tracker.registry.compute import RegistryResult
+from tracker.registry.inputs import Subset, chunked
 from tracker.store.models import AISystem, Alert, Discrepancy, Provider, columns
 
 
-def record_discrepancies(session: Session, result: RegistryResult) -> int:
-    """A provider's own figure more than 30% from the independent estimate, once per figure."""
+def record_discrepancies(session: Session, result: RegistryResult, subset: Subset | None = None) -> int:
+    """A provider's own figure more than 30% from the independent estimate, once per figure.
+    ``subset``: ``result`` covers only these systems, so only their open discrepancies are read."""
     runs = result.run_estimates
     if "discrepancy" not in runs.columns:
         return 0
@@ -26,9 +28,12 @@ def record_discrepancies(session: Session, result: RegistryResult) -> int:
     if found.height == 0:
         return 0
     d = columns(Discrepancy)
-    open_rows = session.execute(
-        sa.select(d.system_id, d.reported_flop).where(d.is_open, d.source == "independent")
-    ).all()
+    query = sa.select(d.system_id, d.reported_flop).where(d.is_open, d.source == "independent")
+    if subset is None:
+        open_rows = list(session.execute(query).all())
+    else:
+        open_rows = [row for part in chunked(subset.system_ids)
+                     for row in session.execute(query.where(d.system_id.in_(part))).all()]
     known = {(int(s), round(float(r), -10) if r else 0.0) for s, r in open_rows}
     added = 0
     for row in found.iter_rows(named=True):

@@ -9,6 +9,7 @@ from sqlmodel import Session
 
 from tracker.estimate import METHODOLOGY_VERSION
 from tracker.registry.compute import RegistryResult
+from tracker.registry.inputs import Subset, chunked
 from tracker.store.bulk import insert_frame
 from tracker.store.models import Estimate, columns
 from tracker.store.types import utcnow
@@ -78,14 +79,23 @@ def run_inputs_json(run_estimates: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def write_estimates(session: Session, result: RegistryResult) -> int:
+def write_estimates(session: Session, result: RegistryResult, subset: Subset | None = None) -> int:
+    """Append the estimates that changed and retire the rows they replace.
+
+    ``subset`` None: ``result`` covers the whole registry, and every current row is compared.
+    Otherwise ``result`` covers exactly ``subset``'s systems, and only their current rows are
+    compared and retired: the other systems' rows are not read, let alone touched.
+    """
     new = estimates_long(result)
     conn = session.connection()
     e = columns(Estimate)
-    current_rows = conn.execute(
-        sa.select(e.id, e.system_id, e.kind, e.period_start, e.period_end, e.central_flop, e.low_flop,
-                  e.high_flop).where(e.is_current)
-    ).all()
+    query = sa.select(e.id, e.system_id, e.kind, e.period_start, e.period_end, e.central_flop, e.low_flop,
+                      e.high_flop).where(e.is_current)
+    if subset is None:
+        current_rows = list(conn.execute(query).all())
+    else:
+        current_rows = [row for part in chunked(subset.system_ids)
+                        for row in conn.execute(query.where(e.system_id.in_(part))).all()]
     current = pl.DataFrame(
         [tuple(r) for r in current_rows], orient="row",
         schema={"id": pl.Int64, "system_id": pl.Int64, "kind": pl.String, "period_start": pl.Date,

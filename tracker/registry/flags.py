@@ -10,10 +10,11 @@ from sqlmodel import Session
 from tracker.config import Settings
 from tracker.registry.compute import RegistryResult
 from tracker.registry.estimates import ID_CHUNK, close
-from tracker.registry.inputs import CLUSTER_PREFIX
+from tracker.registry.inputs import CLUSTER_PREFIX, Subset, chunked
+from tracker.registry.status import refresh_system_status
 from tracker.store import audit
 from tracker.store.bulk import insert_frame
-from tracker.store.models import Flag, FlagEvent, SystemStatus, columns
+from tracker.store.models import Flag, FlagEvent, columns
 from tracker.store.types import utcnow
 
 FLAG_FIELDS = ("status", "projected", "value_central", "value_low", "value_high", "threshold",
@@ -29,13 +30,21 @@ def subject_columns() -> list[pl.Expr]:
     ]
 
 
-def write_flags(session: Session, result: RegistryResult) -> int:
+def write_flags(session: Session, result: RegistryResult, subset: Subset | None = None) -> int:
+    """Replace the flags that changed. ``subset`` None: ``result`` covers the whole registry;
+    otherwise exactly ``subset``'s systems and clusters, and only their flags are read or replaced."""
     conn = session.connection()
     new = result.evaluation.flags.with_columns(subject_columns())
     f = columns(Flag)
-    rows = conn.execute(sa.select(
+    query = sa.select(
         f.id, f.subject_kind, f.subject_id, f.regime_id, f.notified_by, *[f[name] for name in FLAG_FIELDS],
-    )).all()
+    )
+    if subset is None:
+        rows = list(conn.execute(query).all())
+    else:
+        rows = [row for kind, ids in (("system", subset.system_ids), ("cluster", subset.cluster_ids))
+                for part in chunked(ids)
+                for row in conn.execute(query.where(f.subject_kind == kind, f.subject_id.in_(part))).all()]
     schema = {"id": pl.Int64, "subject_kind": pl.String, "subject_id": pl.Int64, "regime_id": pl.String,
               "notified_by": pl.String, "old_status": pl.String, "old_projected": pl.Boolean,
               "old_value_central": pl.Float64, "old_value_low": pl.Float64, "old_value_high": pl.Float64,
@@ -56,40 +65,8 @@ def write_flags(session: Session, result: RegistryResult) -> int:
         pl.lit(utcnow()).dt.replace_time_zone("UTC").alias("evaluated_at"),
     )
     written = insert_frame(conn, Flag.__table__, inserts)  # type: ignore[attr-defined]
-    write_system_status(session, new)
+    refresh_system_status(session, None if subset is None else subset.system_ids)
     return written
-
-
-# The order the registry's views rank statuses by (the dashboard's STATUS_RANK agrees).
-STATUS_RANK = {"unknown": 0, "below": 1, "likely_below": 2, "likely_above": 3, "above": 4}
-
-
-def write_system_status(session: Session, flags: pl.DataFrame) -> int:
-    """Each system's highest status over the evaluated regimes, rewritten where it changed."""
-    conn = session.connection()
-    status = pl.col("status").cast(pl.String)
-    summary = (
-        flags.filter(pl.col("subject_kind") == "system")
-        .group_by("subject_id")
-        .agg(
-            status.replace_strict(STATUS_RANK, default=0, return_dtype=pl.Int64).max().alias("status_rank"),
-            (pl.col("projected") & status.is_in(ALERTING_STATUSES)).any().alias("projected"),
-        )
-        .rename({"subject_id": "system_id"})
-    )
-    t = columns(SystemStatus)
-    old = pl.DataFrame([tuple(r) for r in conn.execute(sa.select(t.system_id, t.status_rank, t.projected)).all()],
-                       schema={"system_id": pl.Int64, "old_rank": pl.Int64, "old_projected": pl.Boolean},
-                       orient="row")
-    changed = summary.join(old, on="system_id", how="left").filter(
-        pl.col("old_rank").ne_missing(pl.col("status_rank")) | pl.col("old_projected").ne_missing(pl.col("projected"))
-    )
-    stale = changed.filter(pl.col("old_rank").is_not_null())["system_id"].to_list()
-    for start in range(0, len(stale), ID_CHUNK):
-        conn.execute(sa.delete(SystemStatus.__table__).where(t.system_id.in_(stale[start:start + ID_CHUNK])))  # type: ignore[attr-defined]
-    rows = changed.select("system_id", "status_rank", "projected",
-                          pl.lit(utcnow()).dt.replace_time_zone("UTC").alias("updated_at"))
-    return insert_frame(conn, SystemStatus.__table__, rows)  # type: ignore[attr-defined]
 
 
 def write_transitions(session: Session, result: RegistryResult, actor: str,

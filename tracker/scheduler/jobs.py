@@ -66,6 +66,16 @@ def _evaluate(actor: str) -> Any:
         return run_evaluation(engine, _today(), actor=actor)
 
 
+def _evaluate_after_filings(actor: str) -> Any:
+    """Only what the newly accepted filings changed (their systems, lineage descendants and
+    clusters); the pipeline falls back to the whole registry when a subset would not be exact."""
+    from tracker.registry.pipeline import evaluate_after_filings
+
+    engine, _settings = _context()
+    with _evaluation_lock:
+        return evaluate_after_filings(engine, _today(), actor=actor)
+
+
 def _accepted(result: Any) -> bool:
     """An InboxResult whose outcome is a new accepted filing (a re-filed duplicate changes
     nothing, a rejection nothing to evaluate)."""
@@ -87,8 +97,8 @@ def poll_inbox() -> None:
         results = list(poll(engine, settings, min_age_s=min_age_s) or [])
         accepted = sum(_accepted(r) for r in results)
         if accepted:
-            log.info("inbox: %d filing(s) accepted; re-estimating and evaluating", accepted)
-            _run("evaluate-after-filing", lambda: _evaluate("scheduler:inbox"))
+            log.info("inbox: %d filing(s) accepted; re-estimating and evaluating what they changed", accepted)
+            _run("evaluate-after-filing", lambda: _evaluate_after_filings("scheduler:inbox"))
         if results:
             # The alerts a filing causes (flag changes, a rejection) go out now, not at the next tick.
             dispatch_alerts()

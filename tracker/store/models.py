@@ -209,14 +209,43 @@ class Flag(SQLModel, table=True):
 
 
 class SystemStatus(SQLModel, table=True):
-    """Each system's highest flag status over all regimes, kept by the evaluation: the registry's
-    views sort and filter 100,000 systems by it without aggregating a million flags per request."""
+    """One row per evaluated system: what the registry's views sort, filter and count by, so a page
+    of 100,000 systems is an index scan plus LIMIT instead of aggregating a million flags and joining
+    wide estimate rows. Rebuilt from the stored flags and current estimates by
+    ``tracker.registry.status.refresh_system_status`` for each system an evaluation writes; a system
+    without a row has no flag and no estimate yet (filed, not evaluated)."""
 
     __tablename__ = "system_status"
     system_id: int = Field(primary_key=True, foreign_key="ai_system.id")
-    status_rank: int = Field(index=True)  # 0 unknown, 1 below, 2 likely_below, 3 likely_above, 4 above
+    provider_id: int = Field(foreign_key="provider.id", index=True)  # the system's, for the scope
+    # Highest flag status over all regimes: 0 unknown, 1 below, 2 likely_below, 3 likely_above,
+    # 4 above; None when the system has no flag.
+    status_rank: int | None = None
     projected: bool = False  # some crossing (likely_above or above) comes from planned compute
+    # The current ``training`` estimate (None: none), and the current ``inference_30d`` central.
+    training_central_flop: float | None = None
+    training_low_flop: float | None = None
+    training_high_flop: float | None = None
+    training_methods: str | None = Field(default=None, max_length=64)
+    training_confidence: str | None = Field(default=None, max_length=16)
+    inference_30d_central_flop: float | None = None
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
+
+
+class SystemCrossing(SQLModel, table=True):
+    """One row per system and regime the system is above or likely above: the crossing flags,
+    narrow, for the overview's counts and per-regime plot without reading the wide flag table.
+    Kept with ``system_status`` by the same refresh."""
+
+    __tablename__ = "system_crossing"
+    system_id: int = Field(primary_key=True, foreign_key="ai_system.id")
+    regime_id: str = Field(primary_key=True, foreign_key="regime.id", max_length=80)
+    provider_id: int = Field(foreign_key="provider.id", index=True)
+    status_rank: int  # 3 likely_above, 4 above
+    projected: bool = False
+    deadline: date | None = None
+    notified: bool = False  # the flag's notified_at is set
+    training_central_flop: float | None = None  # the system's, as in system_status
 
 
 class FlagEvent(SQLModel, table=True):
@@ -374,3 +403,23 @@ def columns(model: type[SQLModel]) -> Any:
     """The table's column collection, for SQLAlchemy Core queries (typed loosely on purpose:
     SQLModel annotates attributes with Python types, which Core's typing does not accept)."""
     return model.__table__.c  # type: ignore[attr-defined]
+
+
+# Summary indexes that let the views read a page in its sort order and stop after it: the id
+# breaks ties because the views order by it last, and DESC NULLS LAST is how the views sort
+# (SQLite refuses NULLS LAST in an index, so migration 0004 writes plain DESC there: the same
+# order on SQLite, where NULLs are the smallest values).
+_status, _crossing = columns(SystemStatus), columns(SystemCrossing)
+sa.Index("ix_system_status_training", _status.training_central_flop.desc().nulls_last(), _status.system_id)
+sa.Index("ix_system_status_inference", _status.inference_30d_central_flop.desc().nulls_last(), _status.system_id)
+sa.Index("ix_system_status_rank", _status.status_rank.desc().nulls_last(), _status.system_id)
+# The overview's "every system at or near a threshold", largest first (status_rank >= likely_above).
+sa.Index("ix_system_status_crossing", _status.training_central_flop.desc().nulls_last(), _status.system_id,
+         postgresql_where=_status.status_rank >= sa.literal_column("3"),
+         sqlite_where=_status.status_rank >= sa.literal_column("3"))
+sa.Index("ix_system_crossing_regime", _crossing.regime_id, _crossing.training_central_flop.desc().nulls_last(),
+         _crossing.system_id)
+# The grid's name filter is lower(name) LIKE '%text%', which no btree serves; a trigram index
+# does (PostgreSQL's pg_trgm, created by migration 0004). SQLite scans, as before.
+sa.Index("ix_ai_system_name_trgm", sa.func.lower(columns(AISystem).name).label("name_lower"),
+         postgresql_using="gin", postgresql_ops={"name_lower": "gin_trgm_ops"}).ddl_if(dialect="postgresql")

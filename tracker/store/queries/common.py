@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import date, datetime
 from typing import Any
@@ -20,6 +21,7 @@ from tracker.store.models import (
     InferenceUsage,
     Provider,
     Regime,
+    SystemCrossing,
     SystemStatus,
     TrainingRun,
 )
@@ -64,30 +66,18 @@ TR: Any = TrainingRun
 IU: Any = InferenceUsage
 SS: Any = SystemStatus
 
-def rank_expr() -> ColumnElement[int]:
-    return sa.case(*[(F.status == s, r) for s, r in STATUS_RANK.items()], else_=0)
+SC: Any = SystemCrossing
 
-def status_rank_of_system(regime_id: str | None = None) -> Any:
-    """Highest status rank of the correlated system over its flags (or one regime's flag).
+def rank_expr(flag: Any = F) -> ColumnElement[int]:
+    """A flag's status as its rank (``flag``: the Flag table or an alias of it)."""
+    return sa.case(*[(flag.status == s, r) for s, r in STATUS_RANK.items()], else_=0)
 
-    Over all regimes it is read from ``system_status``, which the evaluation keeps (one primary-key
-    lookup instead of aggregating every flag of the system); systems without a summary row, such as
-    flags written by hand, fall back to the flags themselves (COALESCE evaluates that only then)."""
-    q = sa.select(sa.func.max(rank_expr())).where(F.subject_kind == "system", F.subject_id == S.id)
-    if regime_id:
-        return q.where(F.regime_id == regime_id).correlate(S).scalar_subquery()
-    summary = sa.select(SS.status_rank).where(SS.system_id == S.id).correlate(S).scalar_subquery()
-    return sa.func.coalesce(summary, q.correlate(S).scalar_subquery())
-
-def projected_of_system(regime_id: str | None = None) -> Any:
-    """Whether a crossing of the correlated system comes from planned compute (summary first, as above)."""
-    q = sa.select(sa.func.count()).where(
-        F.subject_kind == "system", F.subject_id == S.id, F.projected.is_(True), F.status.in_(CROSSING))
-    if regime_id:
-        return q.where(F.regime_id == regime_id).correlate(S).scalar_subquery()
-    summary = (sa.select(sa.case((SS.projected.is_(True), 1), else_=0)).where(SS.system_id == S.id)
-               .correlate(S).scalar_subquery())
-    return sa.func.coalesce(summary, q.correlate(S).scalar_subquery())
+def rank_in(rank: Any, ranks: list[int]) -> ColumnElement[bool]:
+    """``coalesce(rank, 0) IN ranks`` written so the database can still use an index on ``rank``
+    and treat the join that supplies it as an inner join when NULL (no flag: unknown) is excluded."""
+    if STATUS_RANK["unknown"] in ranks:
+        return sa.or_(rank.in_(ranks), rank.is_(None))
+    return rank.in_(ranks)
 
 def date_of(session: Session, column: Any) -> Any:
     # SQLite stores timestamps as text and CAST(... AS DATE) would yield a number there.
@@ -104,11 +94,13 @@ def plot_date(session: Session) -> Any:
     """The date a system is plotted at: publication, else last run end, else registration."""
     return sa.func.coalesce(S.publication_date, last_run_end(), date_of(session, S.created_at))
 
-def current_estimate(alias: Any, kind: str) -> Any:
-    return sa.and_(alias.system_id == S.id, alias.kind == kind, alias.is_current.is_(True))
-
 def method_list(text: str | None) -> list[str]:
-    return [m for m in (text or "").split(",") if m]
+    return list(_methods(text))
+
+@functools.lru_cache(maxsize=256)
+def _methods(text: str | None) -> tuple[str, ...]:
+    # A handful of distinct method lists, parsed for thousands of plotted systems per render.
+    return tuple(m for m in (text or "").split(",") if m)
 
 def status_label(rank: int | None) -> str | None:
     return None if rank is None else RANK_STATUS.get(int(rank), "unknown")

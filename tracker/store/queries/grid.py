@@ -1,4 +1,18 @@
-"""The systems grid: server-side paging, sorting and filtering through a column whitelist."""
+"""The systems grid: server-side paging, sorting and filtering through a column whitelist.
+
+Figures and status come from ``system_status`` (one narrow row per evaluated system, see
+``tracker.registry.status``), never from the wide estimate and flag tables, so with 100,000
+systems a page is an index scan plus LIMIT:
+
+* a page sorted by one summary column reads that column's index in order (``ORDER BY ... DESC
+  NULLS LAST, system_id`` matches ``ix_system_status_training`` and its siblings) for the systems
+  that have the figure, then, only when that runs out, the systems without it by id: the same
+  order as one ``NULLS LAST`` sort over every system, which no index could serve across the outer
+  join a system without a summary row needs;
+* a filter that only a summary row can satisfy (``training > 1e25``, ``status = above``) drives
+  the query from the summary, so the count and the page never read systems that cannot match;
+* system and provider columns are joined only when a filter or sort uses them.
+"""
 
 from __future__ import annotations
 
@@ -8,58 +22,50 @@ from datetime import date
 from typing import Any, Literal
 
 import sqlalchemy as sa
-from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
 from tracker.auth.scope import Scope
-from tracker.store.models import (
-    Estimate,
-)
 from tracker.store.queries.common import (
     MAX_EXPORT_ROWS,
     MAX_PAGE_ROWS,
+    SS,
     STATUS_RANK,
     P,
     Row,
     S,
     as_date,
     as_number,
-    current_estimate,
+    rank_in,
     status_label,
-    status_rank_of_system,
 )
+
+Source = Literal["system", "provider", "summary"]
 
 
 @dataclass(frozen=True)
 class GridColumn:
     kind: Literal["text", "number", "date", "status"]
-    expr: Callable[[Row], Any]  # builds the SQL expression from the query's aliases
+    source: Source  # the table the column lives in: which joins a filter or sort on it needs
+    expr: Any
 
-def _grid_exprs(session: Session) -> tuple[dict[str, GridColumn], Row]:
-    train = aliased(Estimate)
-    infer = aliased(Estimate)
-    aliases: Row = {"train": train, "infer": infer, "rank": status_rank_of_system(),
-                    "date": S.publication_date}
-    columns = {
-        "id": GridColumn("number", lambda a: S.id),
-        "provider": GridColumn("text", lambda a: P.slug),
-        "name": GridColumn("text", lambda a: S.name),
-        "version": GridColumn("text", lambda a: S.version),
-        "publication_date": GridColumn("date", lambda a: a["date"]),
-        "training_flop": GridColumn("number", lambda a: a["train"].central_flop),
-        "training_low_flop": GridColumn("number", lambda a: a["train"].low_flop),
-        "training_high_flop": GridColumn("number", lambda a: a["train"].high_flop),
-        "methods": GridColumn("text", lambda a: a["train"].methods),
-        "confidence": GridColumn("text", lambda a: a["train"].confidence),
-        "inference_flop_30d": GridColumn("number", lambda a: a["infer"].central_flop),
-        "status": GridColumn("status", lambda a: a["rank"]),
-    }
-    return columns, aliases
 
-GRID_COLUMNS = ("id", "provider", "name", "version", "publication_date", "training_flop",
-                "training_low_flop", "training_high_flop", "methods", "confidence",
-                "inference_flop_30d", "status")
+_COLUMNS: dict[str, GridColumn] = {
+    "id": GridColumn("number", "system", S.id),
+    "provider": GridColumn("text", "provider", P.slug),
+    "name": GridColumn("text", "system", S.name),
+    "version": GridColumn("text", "system", S.version),
+    "publication_date": GridColumn("date", "system", S.publication_date),
+    "training_flop": GridColumn("number", "summary", SS.training_central_flop),
+    "training_low_flop": GridColumn("number", "summary", SS.training_low_flop),
+    "training_high_flop": GridColumn("number", "summary", SS.training_high_flop),
+    "methods": GridColumn("text", "summary", SS.training_methods),
+    "confidence": GridColumn("text", "summary", SS.training_confidence),
+    "inference_flop_30d": GridColumn("number", "summary", SS.inference_30d_central_flop),
+    "status": GridColumn("status", "summary", SS.status_rank),
+}
+
+GRID_COLUMNS = tuple(_COLUMNS)
 
 def _text_condition(expr: Any, kind: str, value: Any) -> ColumnElement[bool] | None:
     if kind == "blank":
@@ -103,9 +109,8 @@ def _day(value: Any) -> date | None:
     except ValueError:
         return None
 
-def _status_condition(expr: Any, kind: str, value: Any) -> ColumnElement[bool] | None:
-    """Status is stored as a rank; match the typed text against the labels, then compare ranks."""
-    rank = sa.func.coalesce(expr, 0)
+def _status_ranks(kind: str, value: Any) -> list[int] | None:
+    """Status is stored as a rank; match the typed text against the labels (no flag: unknown)."""
     if kind in ("blank", "notBlank") or value is None:
         return None
     text = str(value).lower().strip().replace(" ", "_")
@@ -115,56 +120,133 @@ def _status_condition(expr: Any, kind: str, value: Any) -> ColumnElement[bool] |
         "startsWith": lambda s: s.startswith(text), "endsWith": lambda s: s.endswith(text),
     }
     test = tests.get(kind)
-    if test is None:
-        return None
-    return rank.in_([r for s, r in STATUS_RANK.items() if test(s)])
+    return None if test is None else [r for s, r in STATUS_RANK.items() if test(s)]
 
-def _condition(column: GridColumn, expr: Any, model: Mapping[str, Any]) -> ColumnElement[bool] | None:
+
+@dataclass(frozen=True)
+class _Condition:
+    clause: ColumnElement[bool]
+    needs_row: bool  # no row with the column NULL matches: only systems with a summary row can
+
+
+def _condition(column: GridColumn, model: Mapping[str, Any]) -> _Condition | None:
+    expr = column.expr
     if "conditions" in model or "operator" in model:
-        found = [_condition(column, expr, c) for c in model.get("conditions") or [] if isinstance(c, Mapping)]
+        found = [_condition(column, c) for c in model.get("conditions") or [] if isinstance(c, Mapping)]
         parts = [p for p in found if p is not None]
         if not parts:
             return None
-        return sa.or_(*parts) if str(model.get("operator", "AND")).upper() == "OR" else sa.and_(*parts)
+        if str(model.get("operator", "AND")).upper() == "OR":
+            return _Condition(sa.or_(*[p.clause for p in parts]), all(p.needs_row for p in parts))
+        return _Condition(sa.and_(*[p.clause for p in parts]), any(p.needs_row for p in parts))
     kind = str(model.get("type", "contains" if column.kind in ("text", "status") else "equals"))
-    if column.kind == "text":
-        return _text_condition(expr, kind, model.get("filter"))
+    # The kinds that match a NULL (no figure): every other kind needs a value to compare.
+    matches_null = kind in ("blank", "notEqual", "notContains")
+    clause: ColumnElement[bool] | None
     if column.kind == "status":
-        return _status_condition(expr, kind, model.get("filter"))
-    if column.kind == "number":
-        return _ordered_condition(expr, kind, as_number(model.get("filter")), as_number(model.get("filterTo")))
-    return _ordered_condition(expr, kind, _day(model.get("dateFrom") or model.get("filter")),
-                              _day(model.get("dateTo")))
+        ranks = _status_ranks(kind, model.get("filter"))
+        if ranks is None:
+            return None
+        clause, matches_null = rank_in(expr, ranks), STATUS_RANK["unknown"] in ranks
+    elif column.kind == "text":
+        clause = _text_condition(expr, kind, model.get("filter"))
+    elif column.kind == "number":
+        clause = _ordered_condition(expr, kind, as_number(model.get("filter")), as_number(model.get("filterTo")))
+    else:
+        clause = _ordered_condition(expr, kind, _day(model.get("dateFrom") or model.get("filter")),
+                                    _day(model.get("dateTo")))
+    return None if clause is None else _Condition(clause, not matches_null)
 
-# Columns that live on the system or provider rows: filtering on these needs no estimate joins.
-_IDENTITY_COLUMNS = frozenset({"id", "provider", "name", "version", "publication_date"})
+
+@dataclass(frozen=True)
+class _Filters:
+    clauses: list[ColumnElement[bool]]
+    sources: set[Source]
+    needs_row: bool  # some condition holds only for systems with a summary row
 
 
-def _grid_query(session: Session, scope: Scope, filter_model: Mapping[str, Any] | None,
-                columns: dict[str, GridColumn], a: Row, selected: Sequence[Any], *,
-                with_estimates: bool = True) -> Any:
-    train, infer = a["train"], a["infer"]
-    q = sa.select(*selected).select_from(S).join(P, P.id == S.provider_id)
-    if with_estimates:
-        q = (q.join(train, current_estimate(train, "training"), isouter=True)
-             .join(infer, current_estimate(infer, "inference_30d"), isouter=True))
-    q = scope.restrict(q, S.provider_id)
+def _filters(filter_model: Mapping[str, Any] | None) -> _Filters:
+    clauses: list[ColumnElement[bool]] = []
+    sources: set[Source] = set()
+    needs_row = False
     for col_id, model in (filter_model or {}).items():
-        column = columns.get(col_id)
+        column = _COLUMNS.get(col_id)
         if column is None or not isinstance(model, Mapping):
             continue  # not in the whitelist: ignored, never interpolated
-        condition = _condition(column, column.expr(a), model)
-        if condition is not None:
-            q = q.where(condition)
-    return q
+        condition = _condition(column, model)
+        if condition is None:
+            continue
+        clauses.append(condition.clause)
+        sources.add(column.source)
+        needs_row = needs_row or (column.source == "summary" and condition.needs_row)
+    return _Filters(clauses, sources, needs_row)
 
 
-def _needs_estimates(names: Sequence[str]) -> bool:
-    return any(name in GRID_COLUMNS and name not in _IDENTITY_COLUMNS for name in names)
+def _from(scope: Scope, selected: Sequence[Any], sources: set[Source], *, from_summary: bool) -> Any:
+    """``selected`` over the tables ``sources`` need, within the scope.
+
+    ``from_summary``: driven by ``system_status`` (only systems with a summary row; the scope on
+    its copy of the system's provider, so an index on it serves a provider's view); otherwise by
+    ``ai_system`` with the summary outer-joined when needed."""
+    if from_summary:
+        q = sa.select(*selected).select_from(SS)
+        if sources & {"system", "provider"}:
+            q = q.join(S, S.id == SS.system_id)
+        if "provider" in sources:
+            q = q.join(P, P.id == S.provider_id)
+        return scope.restrict(q, SS.provider_id)
+    q = sa.select(*selected).select_from(S)
+    if "provider" in sources:
+        q = q.join(P, P.id == S.provider_id)
+    if "summary" in sources:
+        q = q.join(SS, SS.system_id == S.id, isouter=True)
+    return scope.restrict(q, S.provider_id)
 
 
-def _grid_select(columns: dict[str, GridColumn], a: Row) -> list[Any]:
-    return [columns[c].expr(a).label(c) for c in GRID_COLUMNS]
+def _sort_keys(sort_model: Sequence[Mapping[str, Any]] | None) -> list[tuple[GridColumn, bool]]:
+    keys = []
+    for item in sort_model or []:
+        column = _COLUMNS.get(str(item.get("colId")))
+        if column is not None:
+            keys.append((column, item.get("sort") == "desc"))
+    return keys
+
+
+def _order(keys: Sequence[tuple[GridColumn, bool]]) -> list[Any]:
+    return [c.expr.desc().nulls_last() if desc else c.expr.asc().nulls_last() for c, desc in keys]
+
+
+def _count(session: Session, q: Any) -> int:
+    return int(session.execute(sa.select(sa.func.count()).select_from(q.subquery())).scalar_one())
+
+
+def _page_ids(session: Session, scope: Scope, filters: _Filters, keys: list[tuple[GridColumn, bool]],
+              start: int, size: int) -> list[int]:
+    sources = filters.sources | {c.source for c, _ in keys}
+    # Only systems with a summary row can match: read from the summary (its id is the system's).
+    from_summary = filters.needs_row
+    key = SS.system_id if from_summary else S.id
+    if len(keys) == 1 and keys[0][0].source == "summary":
+        # Systems with the figure in the index's order, then (only once those run out) the
+        # systems without it by id: what ORDER BY figure NULLS LAST, id gives over all of them.
+        figure = keys[0][0].expr
+        head = (_from(scope, [SS.system_id], sources, from_summary=True)
+                .where(*filters.clauses, figure.is_not(None)))
+        ids = [row[0] for row in session.execute(
+            head.order_by(*_order(keys), SS.system_id).offset(start).limit(size))]
+        if len(ids) == size:
+            return ids
+        with_figure = start + len(ids) if ids else _count(session, head)
+        tail = (_from(scope, [key], sources, from_summary=from_summary)
+                .where(*filters.clauses, figure.is_(None)))
+        return ids + [row[0] for row in session.execute(
+            tail.order_by(key).offset(max(start - with_figure, 0)).limit(size - len(ids)))]
+    q = _from(scope, [key], sources, from_summary=from_summary).where(*filters.clauses)
+    return [row[0] for row in session.execute(q.order_by(*_order(keys), key).offset(start).limit(size))]
+
+
+def _grid_select() -> list[Any]:
+    return [c.expr.label(name) for name, c in _COLUMNS.items()]
 
 def _grid_row(r: Any) -> Row:
     row = dict(r._mapping)
@@ -172,39 +254,20 @@ def _grid_row(r: Any) -> Row:
     row["publication_date"] = as_date(row["publication_date"])
     return row
 
-def _ordered(q: Any, sort_model: Sequence[Mapping[str, Any]] | None, columns: dict[str, GridColumn],
-             a: Row) -> Any:
-    order = []
-    for item in sort_model or []:
-        column = columns.get(str(item.get("colId")))
-        if column is None:
-            continue
-        expr = column.expr(a)
-        order.append(expr.desc().nulls_last() if item.get("sort") == "desc" else expr.asc().nulls_last())
-    return q.order_by(*order, S.id)  # the id makes paging stable when sort keys tie
-
 def systems_page(session: Session, scope: Scope, start_row: int, end_row: int,
                  sort_model: Sequence[Mapping[str, Any]] | None = None,
                  filter_model: Mapping[str, Any] | None = None) -> tuple[list[Row], int]:
     """Rows ``start_row`` to ``end_row`` (exclusive) of the registry and the filtered total."""
     start = max(int(start_row), 0)
     size = min(max(int(end_row) - start, 0), MAX_PAGE_ROWS)
-    columns, a = _grid_exprs(session)
-    filters = list(filter_model or {})
-    sorts = [str(item.get("colId")) for item in sort_model or []]
-    # The count joins estimates only when a filter needs them (they never change the row count).
-    total = session.execute(sa.select(sa.func.count()).select_from(
-        _grid_query(session, scope, filter_model, columns, a, [S.id],
-                    with_estimates=_needs_estimates(filters)).subquery())).scalar_one()
-    # The page's ids first, so the wide columns (status subqueries, both estimates) are computed
-    # for the rows shown rather than for every row skipped to reach a deep page.
-    page_ids = _ordered(_grid_query(session, scope, filter_model, columns, a, [S.id],
-                                    with_estimates=_needs_estimates(filters + sorts)),
-                        sort_model, columns, a).offset(start).limit(size)
-    ids = [row[0] for row in session.execute(page_ids)]
+    filters = _filters(filter_model)
+    total = _count(session, _from(scope, [SS.system_id if filters.needs_row else S.id], filters.sources,
+                                  from_summary=filters.needs_row).where(*filters.clauses))
+    ids = _page_ids(session, scope, filters, _sort_keys(sort_model), start, size) if size else []
     if not ids:
         return [], total
-    wide = _grid_query(session, scope, None, columns, a, _grid_select(columns, a)).where(S.id.in_(ids))
+    # The wide columns for the page's rows only.
+    wide = _from(scope, _grid_select(), {"provider", "summary"}, from_summary=False).where(S.id.in_(ids))
     by_id = {row.id: _grid_row(row) for row in session.execute(wide)}
     return [by_id[i] for i in ids if i in by_id], total
 
@@ -213,7 +276,7 @@ def systems_export(session: Session, scope: Scope, sort_model: Sequence[Mapping[
                    filter_model: Mapping[str, Any] | None = None,
                    limit: int = MAX_EXPORT_ROWS) -> list[Row]:
     """The grid's current view (same sort and filters), up to ``limit`` rows."""
-    columns, a = _grid_exprs(session)
-    q = _ordered(_grid_query(session, scope, filter_model, columns, a, _grid_select(columns, a)),
-                 sort_model, columns, a)
+    filters = _filters(filter_model)
+    q = (_from(scope, _grid_select(), {"provider", "summary"}, from_summary=False)
+         .where(*filters.clauses).order_by(*_order(_sort_keys(sort_model)), S.id))
     return [_grid_row(r) for r in session.execute(q.limit(limit))]

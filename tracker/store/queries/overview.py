@@ -12,27 +12,26 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from tracker.auth.scope import Scope
-from tracker.store.models import (
-    Estimate,
-)
+from tracker.store.models import Flag
 from tracker.store.queries.common import (
     CROSSING,
+    RANK_STATUS,
+    SC,
+    SS,
     STATUS_RANK,
     TRAINING_METRICS,
     A,
     E,
-    F,
     P,
     R,
     Row,
     S,
     as_date,
-    current_estimate,
     method_list,
     plot_date,
-    projected_of_system,
+    rank_expr,
+    rank_in,
     status_label,
-    status_rank_of_system,
 )
 from tracker.store.types import utcnow
 
@@ -43,36 +42,34 @@ def list_providers(session: Session, scope: Scope) -> list[Row]:
 
 def overview_counts(session: Session, scope: Scope, *, provider_ids: Sequence[int] | None = None,
                     regime_id: str | None = None, today: date | None = None) -> Row:
-    """Headline numbers: systems, per-regime crossings, projected, overdue, open alerts."""
+    """Headline numbers: systems, per-regime crossings, projected, overdue, open alerts.
+
+    Crossings are counted from ``system_crossing`` (the crossing flags, narrow) rather than the
+    flag table: tens of thousands of small rows instead of a million wide ones."""
     today = today or utcnow().date()
 
-    def systems_filter(q: Any) -> Any:
-        q = scope.restrict(q, S.provider_id)
-        return q.where(S.provider_id.in_(provider_ids)) if provider_ids else q
+    def in_view(q: Any, provider_column: Any) -> Any:
+        q = scope.restrict(q, provider_column)
+        return q.where(provider_column.in_(provider_ids)) if provider_ids else q
 
-    systems = session.execute(systems_filter(sa.select(sa.func.count()).select_from(S))).scalar_one()
+    systems = session.execute(in_view(sa.select(sa.func.count()).select_from(S), S.provider_id)).scalar_one()
 
-    flag_base = sa.select(F.regime_id, F.status, F.projected, sa.func.count().label("n")).join(
-        S, sa.and_(F.subject_kind == "system", F.subject_id == S.id)).where(F.status.in_(CROSSING))
+    crossings = sa.select(SC.regime_id, SC.status_rank, SC.projected, sa.func.count().label("n"))
+    overdue_q = sa.select(sa.func.count()).select_from(SC).where(
+        SC.projected.is_(False), SC.deadline < today, SC.notified.is_(False))
     if regime_id:
-        flag_base = flag_base.where(F.regime_id == regime_id)
+        crossings, overdue_q = crossings.where(SC.regime_id == regime_id), overdue_q.where(SC.regime_id == regime_id)
     per_regime: dict[str, Row] = {}
     projected = 0
-    for rid, status, is_projected, n in session.execute(
-            systems_filter(flag_base).group_by(F.regime_id, F.status, F.projected)):
+    for rid, rank, is_projected, n in session.execute(
+            in_view(crossings, SC.provider_id).group_by(SC.regime_id, SC.status_rank, SC.projected)):
         entry = per_regime.setdefault(rid, {"regime_id": rid, "above": 0, "likely_above": 0, "projected": 0})
         if is_projected:
             entry["projected"] += n
             projected += n
         else:
-            entry[status] += n
-
-    overdue_q = sa.select(sa.func.count()).select_from(F).join(
-        S, sa.and_(F.subject_kind == "system", F.subject_id == S.id)).where(
-        F.status.in_(CROSSING), F.projected.is_(False), F.deadline < today, F.notified_at.is_(None))
-    if regime_id:
-        overdue_q = overdue_q.where(F.regime_id == regime_id)
-    overdue = session.execute(systems_filter(overdue_q)).scalar_one()
+            entry[status_label(rank) or "unknown"] += n
+    overdue = session.execute(in_view(overdue_q, SC.provider_id)).scalar_one()
 
     alerts_q = scope.restrict(sa.select(sa.func.count()).select_from(A).where(A.acknowledged_at.is_(None)),
                               A.provider_id)
@@ -94,38 +91,75 @@ def compute_scatter_points(session: Session, scope: Scope, filters: ScatterFilte
                            *, top_n: int = 500, crossing_cap: int = 5000) -> Row:
     """Systems to plot: every system at or near a threshold (up to ``crossing_cap``) plus the
     ``top_n`` largest by training compute. ``matching`` counts all systems the filters select,
-    so the page can say how many it left out."""
-    rank = status_rank_of_system(filters.regime_id)
-    when = plot_date(session)
-    train: Any = aliased(Estimate)
-    base = (sa.select(S.id, S.name, S.version, P.slug.label("provider"), when.label("date"),
-                      train.central_flop, train.low_flop, train.high_flop, train.methods, train.confidence,
-                      rank.label("rank"), projected_of_system(filters.regime_id).label("projected"))
-            .join(P, P.id == S.provider_id)
-            .join(train, current_estimate(train, "training"))
-            .where(train.central_flop.is_not(None), train.central_flop > 0))
-    base = scope.restrict(base, S.provider_id)
-    if filters.provider_ids:
-        base = base.where(S.provider_id.in_(filters.provider_ids))
-    if filters.statuses:
-        ranks = [STATUS_RANK[s] for s in filters.statuses if s in STATUS_RANK]
-        base = base.where(sa.func.coalesce(rank, 0).in_(ranks))
-    if filters.date_from:
-        base = base.where(when >= filters.date_from)
-    if filters.date_to:
-        base = base.where(when <= filters.date_to)
+    so the page can say how many it left out.
 
-    matching = session.execute(sa.select(sa.func.count()).select_from(base.subquery())).scalar_one()
-    near = session.execute(base.where(rank >= STATUS_RANK["likely_above"])
-                           .order_by(train.central_flop.desc()).limit(crossing_cap)).all()
-    top = session.execute(base.order_by(train.central_flop.desc(), S.id).limit(top_n)).all()
+    Read from the summaries: the largest systems through ``system_status``'s training index, the
+    crossings (over all regimes: ``status_rank`` >= likely_above; under one regime: its
+    ``system_crossing`` rows) through theirs, each an index scan that stops at the cap."""
+    regime_id = filters.regime_id
+    when = plot_date(session)
+    ranks = [STATUS_RANK[s] for s in filters.statuses if s in STATUS_RANK] if filters.statuses else None
+    # The status under one regime is its flag's (at most one per system and regime), else the
+    # system's highest over all regimes.
+    flag: Any = aliased(Flag)
+    on_flag = sa.and_(flag.subject_kind == "system", flag.subject_id == SS.system_id, flag.regime_id == regime_id)
+    rank = rank_expr(flag) if regime_id else SS.status_rank
+    projected = sa.and_(flag.projected.is_(True), flag.status.in_(CROSSING)) if regime_id else SS.projected
+
+    def narrowed(q: Any, rank: Any, provider_column: Any) -> Any:
+        q = scope.restrict(q, provider_column)
+        if filters.provider_ids:
+            q = q.where(provider_column.in_(filters.provider_ids))
+        if ranks is not None:
+            q = q.where(rank_in(rank, ranks))
+        if filters.date_from:
+            q = q.where(when >= filters.date_from)
+        if filters.date_to:
+            q = q.where(when <= filters.date_to)
+        return q
+
+    def joined(q: Any, *, with_flag: bool) -> Any:
+        q = q.join(S, S.id == SS.system_id).join(P, P.id == S.provider_id)
+        return q.join(flag, on_flag, isouter=True) if with_flag else q
+
+    point = (S.id, S.name, S.version, P.slug.label("provider"), when.label("date"), SS.training_central_flop,
+             SS.training_low_flop, SS.training_high_flop, SS.training_methods, SS.training_confidence)
+    has_figure = SS.training_central_flop > 0
+    count_q = sa.select(sa.func.count()).select_from(SS).where(has_figure)
+    if filters.date_from or filters.date_to:
+        count_q = count_q.join(S, S.id == SS.system_id)
+    if regime_id and ranks is not None:
+        count_q = count_q.join(flag, on_flag, isouter=True)
+    matching = session.execute(narrowed(count_q, rank, SS.provider_id)).scalar_one()
+
+    if regime_id:
+        near_q = (joined(sa.select(*point, SC.status_rank.label("rank"), SC.projected.label("projected"))
+                         .select_from(SC).join(SS, SS.system_id == SC.system_id), with_flag=False)
+                  .where(SC.regime_id == regime_id, SC.training_central_flop > 0)
+                  .order_by(SC.training_central_flop.desc().nulls_last(), SC.system_id))
+        near_q = narrowed(near_q, SC.status_rank, SC.provider_id)
+    else:
+        near_q = (joined(sa.select(*point, rank.label("rank"), projected.label("projected")).select_from(SS),
+                         with_flag=False)
+                  # Inline, not a bound parameter: the planner must see the constant to use the
+                  # partial index ix_system_status_crossing (WHERE status_rank >= 3).
+                  .where(has_figure, SS.status_rank >= sa.literal_column(str(STATUS_RANK["likely_above"])))
+                  .order_by(SS.training_central_flop.desc().nulls_last(), SS.system_id))
+        near_q = narrowed(near_q, rank, SS.provider_id)
+    near = session.execute(near_q.limit(crossing_cap)).all()
+    top_q = (joined(sa.select(*point, rank.label("rank"), projected.label("projected")).select_from(SS),
+                    with_flag=bool(regime_id))
+             .where(has_figure).order_by(SS.training_central_flop.desc().nulls_last(), SS.system_id))
+    top = session.execute(narrowed(top_q, rank, SS.provider_id).limit(top_n)).all()
     points: dict[int, Row] = {}
-    for r in [*near, *top]:
-        points[r.id] = {
-            "id": r.id, "name": r.name, "version": r.version, "provider": r.provider,
-            "date": as_date(r.date), "central": r.central_flop, "low": r.low_flop, "high": r.high_flop,
-            "methods": method_list(r.methods), "confidence": r.confidence,
-            "status": status_label(r.rank) or "unknown", "projected": bool(r.projected),
+    # Positional unpacking: thousands of rows per render, where named Row access adds up.
+    for sid, name, version, provider, when_, central, low, high, methods, confidence, rank_, proj in [*near, *top]:
+        if sid in points:  # among the largest and near a threshold: the same row twice
+            continue
+        points[sid] = {
+            "id": sid, "name": name, "version": version, "provider": provider, "date": as_date(when_),
+            "central": central, "low": low, "high": high, "methods": method_list(methods),
+            "confidence": confidence, "status": RANK_STATUS.get(rank_, "unknown"), "projected": bool(proj),
         }
     return {"points": list(points.values()), "matching": matching, "shown": len(points),
             "sampled": len(points) < matching, "top_n": top_n}
@@ -146,13 +180,11 @@ def threshold_lines(session: Session, scope: Scope, *, regime_id: str | None = N
 def inference_series(session: Session, scope: Scope, *, provider_ids: Sequence[int] | None = None,
                      top_n: int = 10) -> Row:
     """Inference compute per filed usage period for the ``top_n`` systems by current 30-day inference."""
-    current: Any = aliased(Estimate)
-    top_q = (sa.select(S.id).join(current, current_estimate(current, "inference_30d"))
-             .where(current.central_flop.is_not(None))
-             .order_by(current.central_flop.desc(), S.id).limit(top_n))
-    top_q = scope.restrict(top_q, S.provider_id)
+    top_q = (sa.select(SS.system_id).where(SS.inference_30d_central_flop.is_not(None))
+             .order_by(SS.inference_30d_central_flop.desc().nulls_last(), SS.system_id).limit(top_n))
+    top_q = scope.restrict(top_q, SS.provider_id)
     if provider_ids:
-        top_q = top_q.where(S.provider_id.in_(provider_ids))
+        top_q = top_q.where(SS.provider_id.in_(provider_ids))
     ids = list(session.execute(top_q).scalars())
     if not ids:
         return {"series": [], "top_n": top_n}

@@ -13,6 +13,7 @@ from tracker.store.models import (
 )
 from tracker.store.queries.common import (
     CROSSING,
+    SC,
     F,
     P,
     R,
@@ -20,18 +21,19 @@ from tracker.store.queries.common import (
     S,
     model_dict,
     parse_json,
+    status_label,
 )
 
 
 def list_regimes_with_counts(session: Session, scope: Scope) -> list[Row]:
     """Every regime with its definition and how many systems (in scope) it catches."""
-    counts_q = (sa.select(F.regime_id, F.status, F.projected, sa.func.count().label("n"))
-                .join(S, sa.and_(F.subject_kind == "system", F.subject_id == S.id))
-                .where(F.status.in_(CROSSING)).group_by(F.regime_id, F.status, F.projected))
+    # From the narrow copy of the crossing flags (see overview_counts), not the flag table.
+    counts_q = (sa.select(SC.regime_id, SC.status_rank, SC.projected, sa.func.count().label("n"))
+                .group_by(SC.regime_id, SC.status_rank, SC.projected))
     counts: dict[str, Row] = {}
-    for rid, status, projected, n in session.execute(scope.restrict(counts_q, S.provider_id)):
+    for rid, rank, projected, n in session.execute(scope.restrict(counts_q, SC.provider_id)):
         entry = counts.setdefault(rid, {"above": 0, "likely_above": 0, "projected": 0})
-        entry["projected" if projected else status] += n
+        entry["projected" if projected else status_label(rank) or "unknown"] += n
     out = []
     for regime in session.execute(sa.select(Regime).order_by(R.jurisdiction, R.id)).scalars():
         loaded = parse_json(regime.definition_json)
