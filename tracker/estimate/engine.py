@@ -52,20 +52,21 @@ def _conform(runs: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _notes() -> pl.Expr:
+def _with_notes(frame: pl.DataFrame) -> pl.DataFrame:
+    """``notes``: what the estimate assumed, joined by "; " (null when nothing).
+
+    Every branch of a when/then is computed on every row, so numbers are formatted only on the
+    few rows that need them (an implied utilization out of range) and the rest are literals or
+    texts made once per (chip, format) pair."""
     hw = pl.col("hardware_flop_central").is_not_null()
-    u = pl.col("implied_utilization")
-    # Literal texts where the value is one of the priors: formatting a number per row costs more
-    # than the rest of the notes together on a million runs.
-    prior_note = {
-        prior: f"utilization not filed: prior {round(prior, 2)}"
-        for prior in (UTILIZATION_PRIOR_LM, UTILIZATION_PRIOR_OTHER)
-    }
-    utilization_note = pl.when(pl.col("utilization_used") == UTILIZATION_PRIOR_LM).then(
-        pl.lit(prior_note[UTILIZATION_PRIOR_LM])
-    ).when(pl.col("utilization_used") == UTILIZATION_PRIOR_OTHER).then(
-        pl.lit(prior_note[UTILIZATION_PRIOR_OTHER])
-    ).otherwise(pl.format("utilization not filed: prior {}", pl.col("utilization_used").round(2)))
+    prior_lm, prior_other = (f"utilization not filed: prior {round(p, 2)}"
+                             for p in (UTILIZATION_PRIOR_LM, UTILIZATION_PRIOR_OTHER))
+    # Under a prior the utilization used is one of the two priors (hardware_columns).
+    utilization_note = (
+        pl.when(pl.col("utilization_used") == UTILIZATION_PRIOR_LM)
+        .then(pl.lit(prior_lm))
+        .otherwise(pl.lit(prior_other))
+    )
     parts = [
         pl.when(hw | ~pl.col("_precision_assumed")).then(pl.col("_note_format")),
         pl.when(hw & pl.col("_utilization_prior")).then(utilization_note),
@@ -73,13 +74,21 @@ def _notes() -> pl.Expr:
             pl.lit("mixture-of-experts: utilization interval widened down to 0.11")
         ),
         pl.col("_note_catalog"),
-        pl.when((u < IMPLIED_UTILIZATION_MIN) | (u > IMPLIED_UTILIZATION_MAX)).then(
-            pl.format("implied utilization {} outside [0.05, 0.8]", u.round(3))
-        ),
+        pl.col("_note_implied"),
         pl.when(pl.col("_attention_term")).then(pl.lit("attention term included (12*L*d*T, full square)")),
     ]
-    joined = pl.concat_str(parts, separator="; ", ignore_nulls=True)
-    return pl.when(joined.str.len_chars() > 0).then(joined).alias("notes")
+    u = pl.col("implied_utilization")
+    odd = frame.select(((u < IMPLIED_UTILIZATION_MIN) | (u > IMPLIED_UTILIZATION_MAX)).fill_null(False).alias("o"))
+    rows = odd.get_column("o").arg_true()
+    implied = pl.repeat(None, frame.height, dtype=pl.String, eager=True).alias("_note_implied")
+    if rows.len() > 0:
+        texts = frame.select(implied_utilization=u).gather(rows).select(
+            pl.format("implied utilization {} outside [0.05, 0.8]", u.round(3))
+        )
+        implied = implied.scatter(rows, texts.to_series())
+    joined = frame.with_columns(implied).select(pl.concat_str(parts, separator="; ", ignore_nulls=True).alias("n"))
+    notes = joined.select(pl.when(pl.col("n") != "").then(pl.col("n")).alias("notes")).to_series()
+    return frame.with_columns(notes)
 
 
 def estimate_runs(runs: pl.DataFrame, catalog: Catalog) -> pl.DataFrame:
@@ -105,7 +114,7 @@ def estimate_runs(runs: pl.DataFrame, catalog: Catalog) -> pl.DataFrame:
         .alias("utilization_used"),
         pl.when(hw_capacity > 0).then(independent_of_hw / hw_capacity).alias("implied_utilization"),
     )
-    frame = frame.with_columns(_notes())
+    frame = _with_notes(frame)
     return frame.drop([c for c in frame.columns if c.startswith("_")])
 
 
