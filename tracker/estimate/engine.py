@@ -100,7 +100,7 @@ def estimate_runs(runs: pl.DataFrame, catalog: Catalog) -> pl.DataFrame:
     frame = frame.with_columns(reported_flop_columns())
     prefixes = tuple(f"{m}_flop" for m in METHOD_ORDER)
     frame = reconcile(frame, prefixes, "training_flop")
-    frame = reconcile(frame, ("architecture_flop", "hardware_flop"), "_independent_flop")
+    frame = reconcile(frame, ("architecture_flop", "hardware_flop"), "_independent_flop", central_only=True)
     hw_capacity = pl.col("_chip_seconds") * pl.col("peak_flop_per_s")
     independent_of_hw = pl.coalesce(pl.col("reported_flop_central"), pl.col("architecture_flop_central"))
     frame = frame.with_columns(

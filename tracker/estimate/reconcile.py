@@ -31,8 +31,11 @@ METHOD_PREFIXES: tuple[str, ...] = ("architecture_flop", "hardware_flop", "repor
 _MIN_SIGMA = 1e-6
 
 
-def reconcile(frame: pl.DataFrame, prefixes: Sequence[str], out_prefix: str) -> pl.DataFrame:
-    """Adds <out_prefix>_{central,low,high} from the columns <prefix>_{central,low,high}.
+def reconcile(
+    frame: pl.DataFrame, prefixes: Sequence[str], out_prefix: str, *, central_only: bool = False
+) -> pl.DataFrame:
+    """Adds <out_prefix>_{central,low,high} from the columns <prefix>_{central,low,high}
+    (only <out_prefix>_central with ``central_only``: the weights still need every interval).
 
     Staged with_columns (weights, then the mean, then the bounds) keep each expression small:
     one nested expression per output made polars re-evaluate shared parts many times."""
@@ -45,10 +48,10 @@ def reconcile(frame: pl.DataFrame, prefixes: Sequence[str], out_prefix: str) -> 
         staged += [
             pl.when(ok).then(c.log()).alias(f"{tmp}_lc{i}"),
             pl.when(ok).then(sigma.pow(-2)).otherwise(0.0).alias(f"{tmp}_w{i}"),
-            pl.when(ok).then(lo).alias(f"{tmp}_lo{i}"),
-            pl.when(ok).then(hi).alias(f"{tmp}_hi{i}"),
             pl.when(ok).then(c).alias(f"{tmp}_c{i}"),
         ]
+        if not central_only:
+            staged += [pl.when(ok).then(lo).alias(f"{tmp}_lo{i}"), pl.when(ok).then(hi).alias(f"{tmp}_hi{i}")]
     idx = range(len(prefixes))
     lc = [pl.col(f"{tmp}_lc{i}") for i in idx]
     w = [pl.col(f"{tmp}_w{i}") for i in idx]
@@ -63,10 +66,6 @@ def reconcile(frame: pl.DataFrame, prefixes: Sequence[str], out_prefix: str) -> 
         (pl.sum_horizontal([(x * wi).fill_null(0.0) for x, wi in zip(lc, w, strict=True)]) / total_w).alias(f"{tmp}_mu")
     )
     mu = pl.col(f"{tmp}_mu")
-    dispersion = pl.sum_horizontal([(wi * (x - mu).pow(2)).fill_null(0.0) for x, wi in zip(lc, w, strict=True)])
-    out = out.with_columns((1.0 / total_w + dispersion / total_w).sqrt().alias(f"{tmp}_sigma"))
-    sigma = pl.col(f"{tmp}_sigma")
-    conflict = pl.max_horizontal(lows) > pl.min_horizontal(highs)
 
     def pick(single: pl.Expr, combined: pl.Expr, suffix: str) -> pl.Expr:
         return (
@@ -78,8 +77,16 @@ def reconcile(frame: pl.DataFrame, prefixes: Sequence[str], out_prefix: str) -> 
             .alias(f"{out_prefix}_{suffix}")
         )
 
+    central = pick(pl.coalesce([pl.col(f"{tmp}_c{i}") for i in idx]), mu.exp(), "central")
+    if central_only:
+        out = out.with_columns(central)
+        return out.drop([c for c in out.columns if c.startswith(tmp)])
+    dispersion = pl.sum_horizontal([(wi * (x - mu).pow(2)).fill_null(0.0) for x, wi in zip(lc, w, strict=True)])
+    out = out.with_columns((1.0 / total_w + dispersion / total_w).sqrt().alias(f"{tmp}_sigma"))
+    sigma = pl.col(f"{tmp}_sigma")
+    conflict = pl.max_horizontal(lows) > pl.min_horizontal(highs)
     out = out.with_columns(
-        pick(pl.coalesce([pl.col(f"{tmp}_c{i}") for i in idx]), mu.exp(), "central"),
+        central,
         pick(
             pl.coalesce(lows),
             pl.when(conflict).then(pl.min_horizontal(lows)).otherwise((mu - Z90 * sigma).exp()),
