@@ -82,7 +82,7 @@ def _projected_crossings(flags: pl.DataFrame, systems: pl.DataFrame) -> pl.DataF
     if flags.height == 0 or not set(PROJECTION_COLUMNS) <= set(systems.columns):
         return flags
     # Only the few projected flags need the join; the others keep their column untouched.
-    projected = pl.col("projected") & (pl.col("metric").cast(pl.String) == "training_flop_cumulative")
+    projected = pl.col("projected") & (pl.col("metric") == "training_flop_cumulative")  # enum: no string per row
     rows = flags.select(projected.alias("_p")).get_column("_p").arg_true()
     if rows.len() == 0:
         return flags
