@@ -229,11 +229,8 @@ def estimate_systems(run_estimates: pl.DataFrame, systems: pl.DataFrame, as_of: 
         pl.col("has_discrepancy").fill_null(False),
         (~pl.col("cum__gap")).alias("lineage_complete"),
     )
-    base_cum = out.select(
-        pl.col("system_key").alias("base_system_key"),
-        pl.col("training_flop_central").alias("base_training_flop_central"),
-    )
-    out = out.join(base_cum, on="base_system_key", how="left").with_columns(
+    out = out.with_columns(
+        pl.col("training_flop_central").gather(pl.col("base_row")).alias("base_training_flop_central"),
         confidence_label(
             pl.col("training_flop_central"), pl.col("training_flop_low"), pl.col("training_flop_high")
         ).alias("confidence")

@@ -61,8 +61,9 @@ def check_cycles(nodes: pl.DataFrame, parent: pl.Series | None = None) -> None:
 
 def accumulate(nodes: pl.DataFrame, sum_columns: Sequence[str], or_columns: Sequence[str] = ()) -> pl.DataFrame:
     """For each system, the sum over itself and all its ancestors of each sum column (null parts
-    count as 0; all-null stays null) and the OR of each boolean column. Output: system_key,
-    cum_<col> for every column, lineage_depth. `nodes` must have unique system_key.
+    count as 0; all-null stays null) and the OR of each boolean column. Output, in the order of
+    `nodes`: system_key, cum_<col> for every column, lineage_depth, and base_row (the row of the
+    system's base in `nodes`, null when it has none there). `nodes` must have unique system_key.
 
     One vectorized gather per generation, over the rows that still have an ancestor to add
     (most systems have none, a fine-tune one or two): ``ancestor[k]`` is the row of the k-th
@@ -101,4 +102,4 @@ def accumulate(nodes: pl.DataFrame, sum_columns: Sequence[str], or_columns: Sequ
         pl.coalesce(pl.lit(climbing.get_column(c)).gather(pl.lit(position)), pl.col(c)).alias(c)
         for c in acc.columns
     )
-    return pl.concat([nodes.select("system_key"), acc], how="horizontal")
+    return pl.concat([nodes.select("system_key"), acc, parent.rename("base_row").to_frame()], how="horizontal")
