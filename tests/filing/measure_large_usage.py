@@ -2,7 +2,8 @@
 
 Usage: /usr/bin/time -v .venv/bin/python tests/filing/measure_large_usage.py ROWS [PATH]
 Writes a usage CSV of ROWS rows (7 systems x 12 monthly periods x unique segments), then runs the
-streaming path and prints rows, stored aggregates, seconds and peak RSS.
+large-file path (the screen, or the streaming exact path if it steps aside) and prints rows,
+stored aggregates, seconds and peak RSS.
 """
 
 from __future__ import annotations

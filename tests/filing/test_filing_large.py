@@ -92,3 +92,16 @@ def test_filing_a_large_file_stores_the_aggregate_atomically(engine: Engine,
         rows = session.exec(select(InferenceUsage)).all()
         assert len(rows) == 21
         assert sum(r.requests or 0 for r in rows) == 2 * ROWS
+
+
+def test_a_parquet_file_on_disk_is_filed_as_its_bytes_would_be(engine: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "usage.parquet"
+    usage_frame(50_000).write_parquet(path)
+    from_disk = file_disclosure(engine, content=path, filename="usage.parquet", kind="inference_usage",
+                                provider_slug="acme", filed_by="test", channel="inbox")
+    uploaded = file_disclosure(engine, content=path.read_bytes(), filename="usage.parquet", kind="inference_usage",
+                               provider_slug="acme", filed_by="test", channel="api")
+    assert isinstance(from_disk, Receipt) and from_disk.records == 21 and from_disk.format == "parquet"
+    assert isinstance(uploaded, Receipt) and uploaded.duplicate and uploaded.accession == from_disk.accession
+    with Session(engine) as session:
+        assert sum(r.requests or 0 for r in session.exec(select(InferenceUsage)).all()) == 2 * 50_000

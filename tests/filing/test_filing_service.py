@@ -129,6 +129,37 @@ def test_failure_while_storing_leaves_nothing_behind(engine: Engine, monkeypatch
         assert audit.verify(session).ok
 
 
+def test_usage_filed_again_supersedes_every_row_of_the_period_pointing_at_its_first_new_row(engine: Engine) -> None:
+    two_fleets = b"system,period_start,period_end,output_tokens,accelerator,accelerator_hours,segment\n" \
+                 b"lm,2026-01-01,2026-01-31,5,H100,10,eu\nlm,2026-01-01,2026-01-31,7,A100,20,us\n"
+    first = file(engine, two_fleets, "inference_usage")
+    second = file(engine, two_fleets.replace(b",5,", b",6,"), "inference_usage")
+    assert isinstance(first, Receipt) and isinstance(second, Receipt)
+    assert (first.records, second.records, second.superseded) == (2, 2, 2)
+    with Session(engine) as session:
+        rows = session.exec(select(InferenceUsage).order_by(InferenceUsage.id)).all()  # type: ignore[arg-type]
+        old, new = rows[:2], rows[2:]
+        assert [(r.is_current, r.superseded_by_id) for r in old] == [(False, new[0].id)] * 2
+        assert [(r.is_current, r.accelerator, r.output_tokens) for r in new] == [
+            (True, "NVIDIA H100 SXM5", 6.0), (True, "NVIDIA A100 SXM4 40GB", 7.0)]
+
+
+def test_failure_while_storing_usage_leaves_nothing_behind(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_insert = store.insert_frame
+
+    def insert_then_fail(*args: object, **kw: object) -> None:
+        real_insert(*args, **kw)  # type: ignore[arg-type]
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(store, "insert_frame", insert_then_fail)
+    with pytest.raises(RuntimeError):
+        file(engine, b"system,period_start,period_end,output_tokens\nlm,2026-01-01,2026-01-31,5\n",
+             "inference_usage")
+    assert record_counts(engine) == {"training_run": 0, "inference_usage": 0, "compute_cluster": 0,
+                                     "ai_system": 0}
+    assert filings(engine) == [] and audit_actions(engine) == []
+
+
 def test_dry_run_validates_without_storing(engine: Engine) -> None:
     valid = file(engine, RUNS, dry_run=True)
     assert isinstance(valid, Receipt) and valid.status == "valid" and valid.accession is None

@@ -3,6 +3,10 @@
 Providers may send many rows per period (regions, hours, shards: the optional ``segment``
 column); usage is additive, so they are summed here. A 10-million-row file thus becomes at most
 a few thousand stored rows, and a later filing for the same system and period supersedes them.
+
+The same aggregate also exists in decomposed form (partial sums per chunk of rows, merged, then
+finished) for the one-pass screen of large files (``screen.py``): every part is a count, a sum or
+(``first_row``) a minimum, so chunks of rows can be aggregated apart and combined.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from tracker.filing.validate import ROW
 
 USAGE_KEY = ("system", "version", "period_start", "period_end", "accelerator")
 _SUMMED = ("input_tokens", "output_tokens", "requests", "accelerator_hours")
+# (value, weight): mean context per request, fleet utilization per accelerator-hour.
+_WEIGHTED = (("mean_context_tokens", "requests"), ("utilization", "accelerator_hours"))
 
 
 def _sum_or_null(name: str) -> pl.Expr:
@@ -33,11 +39,37 @@ def aggregate_usage(typed: pl.LazyFrame) -> pl.LazyFrame:
         typed.group_by(list(USAGE_KEY))
         .agg(
             *[_sum_or_null(n) for n in _SUMMED],
-            # Mean context per request, and fleet utilization per accelerator-hour.
-            _weighted_mean("mean_context_tokens", "requests"),
-            _weighted_mean("utilization", "accelerator_hours"),
+            *[_weighted_mean(value, weight) for value, weight in _WEIGHTED],
             pl.len().alias("rows"),
             pl.col(ROW).min().alias("first_row"),
         )
         .sort("first_row")
     )
+
+
+# --- the same aggregate in parts ------------------------------------------------------------------
+
+def partial_usage(value: dict[str, pl.Expr]) -> list[pl.Expr]:
+    """Per group of rows: what :func:`finish_usage` needs, from the rows' values ``value[name]``.
+
+    ``{n}__n`` counts the values present; ``{v}__w`` and ``{v}__ws`` are the weighted sum and the
+    weight sum over rows with both the value and its weight (``weight + value * 0`` is the weight
+    where the value is present, null otherwise, without a filter per group).
+    """
+    exprs = [pl.len().alias("rows"), value[ROW].min().alias("first_row")]
+    for name in (*_SUMMED, *(v for v, _ in _WEIGHTED)):
+        exprs += [value[name].sum().alias(f"{name}__sum"), value[name].count().alias(f"{name}__n")]
+    for v, w in _WEIGHTED:
+        exprs += [(value[v] * value[w]).sum().alias(f"{v}__w"), (value[w] + value[v] * 0).sum().alias(f"{v}__ws")]
+    return exprs
+
+
+def finish_usage() -> list[pl.Expr]:
+    """Partial sums -> the columns :func:`aggregate_usage` returns (same rules, same order)."""
+    summed = [pl.when(pl.col(f"{n}__n") > 0).then(pl.col(f"{n}__sum")).alias(n) for n in _SUMMED]
+    means = [
+        pl.when(pl.col(f"{v}__ws") > 0).then(pl.col(f"{v}__w") / pl.col(f"{v}__ws"))
+        .otherwise(pl.when(pl.col(f"{v}__n") > 0).then(pl.col(f"{v}__sum") / pl.col(f"{v}__n"))).alias(v)
+        for v, _ in _WEIGHTED
+    ]
+    return [*[pl.col(k) for k in USAGE_KEY], *summed, *means, pl.col("rows"), pl.col("first_row")]

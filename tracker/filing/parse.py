@@ -8,13 +8,14 @@ is rejected with a message that says so.
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
 from tracker.catalog.accelerators import Catalog, load_catalog
-from tracker.filing import large
+from tracker.filing import large, screen
 from tracker.filing.aggregate import aggregate_usage
 from tracker.filing.header import conform, normalize
 from tracker.filing.kinds import INFERENCE_USAGE, KINDS, Kind, get_kind
@@ -82,20 +83,62 @@ def parse_disclosure(content: bytes, filename: str, kind: str | None,
 
 def parse_disclosure_file(path: Path, filename: str, kind: str | None, catalog: Catalog | None = None,
                           *, large_file_bytes: int = large.LARGE_FILE_BYTES) -> Parsed:
-    """Like :func:`parse_disclosure`, streaming large usage CSVs instead of loading them."""
+    """Like :func:`parse_disclosure`, reading usage CSVs above ``large_file_bytes`` and usage Parquet
+    files lazily instead of loading them; the same records or the same problems either way."""
     spec = get_kind(kind or "")
     fmt = detect_format(b"", filename)
     if spec is None and fmt == "csv":
         spec = kind_from_header(_csv_header(path))
         kind = spec.name if spec else kind
+    if fmt == "parquet" and (spec is INFERENCE_USAGE or (not kind and _parquet_kind(path) is INFERENCE_USAGE)):
+        return _usage_parquet(path, filename, kind, catalog or load_catalog())
     if spec is not INFERENCE_USAGE or fmt != "csv" or path.stat().st_size <= large_file_bytes:
         return parse_disclosure(path.read_bytes(), filename, kind, catalog)
+    return _large_usage_csv(path, catalog or load_catalog())
+
+
+def _screened(scan: Callable[[], pl.LazyFrame], fmt: str, catalog: Catalog) -> Parsed | None:
+    """The screen's aggregate, or None when the exact path must read the file (screen.py)."""
     try:
-        typed = validate_lazy(large.scan_csv(path, spec), spec, catalog or load_catalog())
-        records, rows = _finish(typed, spec)
+        screened = screen.screen_usage(scan(), catalog, single_read=fmt == "csv")
+    except DisclosureRejected:  # header problems: the exact path finds and words them again
+        return None
+    return Parsed(INFERENCE_USAGE, fmt, screened.records, screened.rows) if screened else None
+
+
+def _large_usage_csv(path: Path, catalog: Catalog) -> Parsed:
+    screened = _screened(lambda: large.scan_csv(path, INFERENCE_USAGE, typed=True), "csv", catalog)
+    if screened is not None:
+        return screened
+    try:
+        typed = validate_lazy(large.scan_csv(path, INFERENCE_USAGE), INFERENCE_USAGE, catalog)
+        records, rows = _finish(typed, INFERENCE_USAGE)
     except pl.exceptions.PolarsError as exc:  # a malformed line met mid-stream
         raise DisclosureRejected.one(Problem.file(f"cannot parse as CSV ({str(exc).strip()[:200]})")) from None
-    return Parsed(spec, "csv", records, rows)
+    return Parsed(INFERENCE_USAGE, "csv", records, rows)
+
+
+def _usage_parquet(path: Path, filename: str, kind: str | None, catalog: Catalog) -> Parsed:
+    try:
+        screened = _screened(lambda: large.scan_parquet(path, INFERENCE_USAGE, typed=True), "parquet", catalog)
+        if screened is not None:
+            return screened
+        typed = validate_lazy(large.scan_parquet(path, INFERENCE_USAGE), INFERENCE_USAGE, catalog)
+        records, rows = _finish(typed, INFERENCE_USAGE)
+    except (pl.exceptions.PolarsError, OSError):
+        # Not a Parquet file, or a column the text cast cannot handle: the in-memory reader says
+        # what is wrong exactly as for an upload.
+        return parse_disclosure(path.read_bytes(), filename, kind, catalog)
+    return Parsed(INFERENCE_USAGE, "parquet", records, rows)
+
+
+def _parquet_kind(path: Path) -> Kind | None:
+    """The kind a Parquet file's column names settle (as for a CSV header), None if unreadable."""
+    try:
+        names = list(pl.read_parquet_schema(path))
+    except (pl.exceptions.PolarsError, OSError):  # not Parquet: the in-memory reader reports it
+        return None
+    return kind_from_header(names)
 
 
 def _csv_header(path: Path) -> list[str]:

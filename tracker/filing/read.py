@@ -80,10 +80,14 @@ def not_utf8_problem(content: bytes, offset: int) -> Problem:
     )
 
 
+def clean_header(header: list[str]) -> list[str]:
+    return [h.replace("\ufeff", "").strip() for h in header]
+
+
 def _table(fmt: str, header: list[str], rows: pl.DataFrame, kind_hint: str | None = None) -> RawTable:
     names = [f"c{i}" for i in range(len(header))]
     frame = rows.rename(dict(zip(rows.columns, names, strict=True))) if rows.width else rows
-    return RawTable(fmt, [h.replace("\ufeff", "").strip() for h in header], frame, kind_hint)
+    return RawTable(fmt, clean_header(header), frame, kind_hint)
 
 
 # --- CSV ---------------------------------------------------------------------------------------
@@ -265,14 +269,14 @@ def _read_xlsx(content: bytes) -> RawTable:
     return _table("xlsx", header, grid.slice(1))
 
 
+def column_type_problems(schema: pl.Schema) -> list[Problem]:
+    """Columns whose values have no text form (lists, structs, bytes)."""
+    return [Problem.header(f"column {name!r} holds {dtype}; expected text, numbers or dates")
+            for name, dtype in schema.items() if dtype.is_nested() or dtype == pl.Binary]
+
+
 def _stringify(fmt: str, frame: pl.DataFrame) -> RawTable:
-    problems = []
-    columns = []
-    for name, dtype in frame.schema.items():
-        if dtype.is_nested() or dtype == pl.Binary:
-            problems.append(Problem.header(f"column {name!r} holds {dtype}; expected text, numbers or dates"))
-            continue
-        columns.append(pl.col(name).cast(pl.String))
+    problems = column_type_problems(frame.schema)
     if problems:
         raise DisclosureRejected(problems)
-    return _table(fmt, list(frame.columns), frame.select(columns))
+    return _table(fmt, list(frame.columns), frame.select(pl.all().cast(pl.String)))

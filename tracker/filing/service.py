@@ -15,7 +15,9 @@ import hashlib
 import re
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import sqlalchemy as sa
@@ -56,11 +58,9 @@ def safe_filename(filename: str) -> str:
 def sha256_of(content: bytes | Path) -> tuple[str, int]:
     if isinstance(content, bytes):
         return hashlib.sha256(content).hexdigest(), len(content)
-    digest, size = hashlib.sha256(), 0
     with content.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-            size += len(chunk)
+        digest = hashlib.file_digest(handle, "sha256")  # one reused buffer, no copy per chunk
+        size = handle.tell()
     return digest.hexdigest(), size
 
 
@@ -102,6 +102,29 @@ def _parse(content: bytes | Path, filename: str, kind: str | None, catalog: Cata
     return parse_disclosure(content, filename, kind, catalog)
 
 
+@dataclass(frozen=True)
+class _Attempt:
+    """A parse run ahead of the checks that may make it moot; its outcome is read after them."""
+
+    parsed: Parsed | None = None
+    problems: tuple[Problem, ...] = ()
+    error: Exception | None = None
+
+    @classmethod
+    def of(cls, parse: Callable[[], Parsed]) -> _Attempt:
+        try:
+            return cls(parsed=parse())
+        except DisclosureRejected as exc:
+            return cls(problems=tuple(exc.problems))
+        except Exception as exc:  # raised once the provider and duplicate checks have had their say
+            return cls(error=exc)
+
+    def outcome(self) -> tuple[Parsed | None, list[Problem]]:
+        if self.error is not None:
+            raise self.error
+        return self.parsed, list(self.problems)
+
+
 def file_disclosure(
     target: Engine | Session, *, content: bytes | Path, filename: str, kind: str | None, provider_slug: str,
     filed_by: str, channel: str, dry_run: bool = False, create_provider: bool = True,
@@ -118,8 +141,14 @@ def file_disclosure(
         raise FilingError(f"provider slug {provider_slug!r} is not valid; expected lowercase letters, digits, "
                           "'-' or '_' (at most 64)")
     name = safe_filename(filename)
-    sha256, size = sha256_of(content)
     fmt = detect_format(content[:8] if isinstance(content, bytes) else b"", name)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # A file on disk is hashed while it is parsed (hashlib releases the GIL, and so does
+        # polars): for a 1 GB file that is a second of work off the critical path. Bytes are
+        # hashed first, and a duplicate returns before any parsing, as before.
+        hashing = pool.submit(sha256_of, content)
+        attempt = _Attempt.of(lambda: _parse(content, name, kind, catalog)) if isinstance(content, Path) else None
+        sha256, size = hashing.result()
     with Session(target.get_bind() if isinstance(target, Session) else target) as reader:
         provider = _provider(reader, provider_slug)
         if provider is None and not (create_provider or dry_run):
@@ -127,12 +156,8 @@ def file_disclosure(
         original = _duplicate(reader, provider, sha256)
         if original is not None:
             return outcome_of(original, provider_slug, duplicate=True)
-    problems: list[Problem] = []
-    parsed: Parsed | None = None
-    try:
-        parsed = _parse(content, name, kind, catalog)
-    except DisclosureRejected as exc:
-        problems = exc.problems
+    attempt = attempt or _Attempt.of(lambda: _parse(content, name, kind, catalog))
+    parsed, problems = attempt.outcome()
     kind_name = parsed.kind.name if parsed else (kind or "unknown")[:32]
 
     if dry_run:

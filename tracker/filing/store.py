@@ -12,10 +12,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from tracker.filing.systems import BaseRef, SystemKey, chunks, ensure_systems
+from tracker.store.bulk import insert_frame
 from tracker.store.models import AISystem, ComputeCluster, Filing, InferenceUsage, TrainingRun
+
+_USAGE_COLUMNS = ("period_start", "period_end", "input_tokens", "output_tokens", "requests", "mean_context_tokens",
+                  "accelerator", "accelerator_hours", "utilization")
 
 
 @dataclass(frozen=True)
@@ -90,36 +95,46 @@ def _record_lineage(session: Session, runs: list[TrainingRun]) -> None:
 
 
 def store_usage(session: Session, filing: Filing, records: pl.DataFrame) -> Stored:
+    """Aggregated usage rows in one bulk insert (a file of any size is a few thousand rows)."""
     ids, _ = ensure_systems(session, filing.provider_id, zip(records["system"], records["version"], strict=True))
     filing_id = _filing_id(filing)
-    rows = []
-    for rec in records.iter_rows(named=True):
-        rows.append(InferenceUsage(
-            filing_id=filing_id, system_id=ids[(rec["system"], rec["version"])],
-            period_start=rec["period_start"], period_end=rec["period_end"],
-            input_tokens=rec["input_tokens"], output_tokens=rec["output_tokens"], requests=rec["requests"],
-            mean_context_tokens=rec["mean_context_tokens"], accelerator=rec["accelerator"],
-            accelerator_hours=rec["accelerator_hours"], utilization=rec["utilization"],
-        ))
-    session.add_all(rows)
-    session.flush()
-
-    def key(r: InferenceUsage) -> tuple[int, Any, Any]:
-        return (r.system_id, r.period_start, r.period_end)
-
+    table = InferenceUsage.__table__  # type: ignore[attr-defined]
+    rows = records.select(
+        pl.lit(filing_id, dtype=pl.Int64).alias("filing_id"),
+        pl.Series("system_id", [ids[key] for key in zip(records["system"], records["version"], strict=True)],
+                  dtype=pl.Int64),
+        *_USAGE_COLUMNS,
+        pl.lit(True).alias("is_current"),
+    )
+    conn = session.connection()
+    insert_frame(conn, table, rows)
+    # Ids are assigned in insertion order: a period's first new row (several with several
+    # accelerators) is the one an earlier row of that period points to once superseded.
+    stored = conn.execute(
+        sa.select(table.c.id, table.c.system_id, table.c.period_start, table.c.period_end)
+        .where(table.c.filing_id == filing_id).order_by(table.c.id)
+    ).all()
     new_ids: dict[tuple[int, Any, Any], int] = {}
-    for r in rows:
-        if r.id is not None:
-            new_ids.setdefault(key(r), r.id)  # a period's first new row (several with several accelerators)
-    system_ids = sorted({r.system_id for r in rows})
-    superseded = 0
+    for row_id, system_id, start, end in stored:
+        new_ids.setdefault((system_id, start, end), row_id)
+    system_ids = sorted({key[0] for key in new_ids})
+    replaced: list[dict[str, int]] = []
     for part in chunks(system_ids):
-        old = session.exec(select(InferenceUsage).where(
-            col(InferenceUsage.system_id).in_(part), col(InferenceUsage.is_current).is_(True),
-            InferenceUsage.filing_id != filing.id,
-        )).all()
-        superseded += _supersede(old, new_ids, key)
-    return Stored(len(rows), superseded, system_ids)
+        old = conn.execute(
+            sa.select(table.c.id, table.c.system_id, table.c.period_start, table.c.period_end).where(
+                table.c.system_id.in_(part), table.c.is_current.is_(True), table.c.filing_id != filing_id)
+        ).all()
+        for row_id, system_id, start, end in old:
+            new_id = new_ids.get((system_id, start, end))
+            if new_id is not None and row_id != new_id:
+                replaced.append({"old_id": row_id, "new_id": new_id})
+    if replaced:
+        conn.execute(
+            table.update().where(table.c.id == sa.bindparam("old_id"))
+            .values(is_current=False, superseded_by_id=sa.bindparam("new_id")),
+            replaced,
+        )
+    return Stored(records.height, len(replaced), system_ids)
 
 
 def store_clusters(session: Session, filing: Filing, records: pl.DataFrame) -> Stored:

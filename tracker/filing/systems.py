@@ -13,14 +13,17 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 import polars as pl
-from sqlmodel import Session, col, select
+import sqlalchemy as sa
+from sqlmodel import Session, select
 
 from tracker.filing.problems import Problem
 from tracker.store.models import AISystem, Provider
+from tracker.store.types import utcnow
 
 T = TypeVar("T")
 IN_CHUNK = 500  # bind parameters per IN (...) list; far below every backend's limit
 SystemKey = tuple[str, str]  # (name, version)
+_SYSTEM: sa.Table = AISystem.__table__  # type: ignore[attr-defined]
 
 
 def chunks(items: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]:
@@ -103,18 +106,27 @@ def _resolve_one(session: Session, provider_id: int | None, in_file: list[System
 
 def ensure_systems(session: Session, provider_id: int, keys: Iterable[SystemKey]) -> tuple[dict[SystemKey, int],
                                                                                            int]:
-    """Ids of the provider's systems by (name, version), creating those not seen before."""
+    """Ids of the provider's systems by (name, version), creating those not seen before.
+
+    Plain inserts and selects of three columns, not ORM objects: a usage file may name thousands
+    of systems, and nothing later in the filing needs them as objects.
+    """
     wanted = list(dict.fromkeys(keys))
+    ids = _system_ids(session, provider_id, sorted({n for n, _ in wanted}))
+    missing = [key for key in wanted if key not in ids]
+    if missing:
+        created_at = utcnow()
+        session.execute(sa.insert(_SYSTEM), [
+            {"provider_id": provider_id, "name": name, "version": version, "created_at": created_at}
+            for name, version in missing])
+        ids.update(_system_ids(session, provider_id, sorted({n for n, _ in missing})))
+    return ids, len(missing)
+
+
+def _system_ids(session: Session, provider_id: int, names: Sequence[str]) -> dict[SystemKey, int]:
     ids: dict[SystemKey, int] = {}
-    names = sorted({n for n, _ in wanted})
     for part in chunks(names):
-        rows = session.exec(
-            select(AISystem).where(AISystem.provider_id == provider_id, col(AISystem.name).in_(part))
-        ).all()
-        ids.update({(s.name, s.version): s.id for s in rows if s.id is not None})
-    created = [AISystem(provider_id=provider_id, name=n, version=v) for n, v in wanted if (n, v) not in ids]
-    if created:
-        session.add_all(created)
-        session.flush()
-        ids.update({(s.name, s.version): s.id for s in created if s.id is not None})
-    return ids, len(created)
+        rows = session.execute(sa.select(_SYSTEM.c.name, _SYSTEM.c.version, _SYSTEM.c.id).where(
+            _SYSTEM.c.provider_id == provider_id, _SYSTEM.c.name.in_(part)))
+        ids.update({(name, version): system_id for name, version, system_id in rows})
+    return ids
