@@ -9,19 +9,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from tests.dashboard import factories
+from tests.store.seed import REGULATOR, TODAY
 from tracker.auth.scope import Scope
 from tracker.store import queries
-
-TODAY = date(2026, 6, 1)
-REGULATOR = Scope(actor="reg", role="regulator")
-
-
-@pytest.fixture
-def world(engine: Engine) -> factories.World:
-    with Session(engine) as session:
-        w = factories.seed_world(session, today=TODAY, users=False)
-        session.commit()
-    return w
 
 
 def acme(w: factories.World) -> Scope:

@@ -5,7 +5,7 @@ index-friendly paths page exactly as one plain ORDER BY over every system would.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -14,21 +14,11 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from tests.dashboard import factories
+from tests.store.seed import REGULATOR, TODAY
 from tracker.auth.scope import Scope
 from tracker.registry.status import refresh_system_status
 from tracker.store import queries
 from tracker.store.models import AISystem, Estimate, Flag, SystemCrossing, SystemStatus
-
-TODAY = date(2026, 6, 1)
-REGULATOR = Scope(actor="reg", role="regulator")
-
-
-@pytest.fixture
-def world(engine: Engine) -> factories.World:
-    with Session(engine) as session:
-        w = factories.seed_world(session, today=TODAY, users=False)
-        session.commit()
-    return w
 
 
 def _status(session: Session) -> dict[int, SystemStatus]:

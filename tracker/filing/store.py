@@ -15,7 +15,7 @@ import polars as pl
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from tracker.filing.systems import BaseRef, SystemKey, chunks, ensure_systems
+from tracker.filing.systems import BaseRef, chunks, ensure_systems
 from tracker.store.bulk import insert_frame
 from tracker.store.models import AISystem, ComputeCluster, Filing, InferenceUsage, TrainingRun
 
@@ -159,6 +159,3 @@ def store_clusters(session: Session, filing: Filing, records: pl.DataFrame) -> S
         superseded += _supersede(old, new_ids, lambda r: r.cluster_id)
     return Stored(len(rows), superseded, [])
 
-
-def system_keys(records: pl.DataFrame) -> list[SystemKey]:
-    return list(dict.fromkeys(zip(records["system"], records["version"], strict=True)))

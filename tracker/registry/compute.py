@@ -34,9 +34,8 @@ def _systems_with_lineage(systems: pl.DataFrame, runs: pl.DataFrame) -> pl.DataF
     # A system's base is what its record says, else the base its newest run declares.
     run_base = (
         runs.filter(pl.col("base_system_key").is_not_null())
-        .sort("run_key")
         .group_by("system_key")
-        .agg(pl.col("base_system_key").last().alias("_run_base"))
+        .agg(pl.col("base_system_key").get(pl.col("run_key").arg_max()).alias("_run_base"))
     )
     return (
         systems.join(run_base, on="system_key", how="left")
