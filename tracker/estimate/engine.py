@@ -174,15 +174,23 @@ def estimate_systems(run_estimates: pl.DataFrame, systems: pl.DataFrame, as_of: 
     compute and no base with compute has null (unknown) training compute, not 0; an ancestor
     outside `systems` or without estimates contributes nothing (the cumulative figure is then a
     lower bound, and lineage_complete is false: such a system must not be classified `below` a
-    threshold, since the missing compute is unbounded)."""
+    threshold, since the missing compute is unbounded).
+
+    Rows come in the order of `systems` (first occurrence of a key), then the systems that only
+    appear in `run_estimates`."""
     own = _own_aggregates(run_estimates)
     # One row per system: duplicates are dropped on the narrow listing, not the joined frame.
-    listed = systems.select(
-        pl.col("system_key").cast(pl.String), pl.col("base_system_key").cast(pl.String)
-    ).unique("system_key", keep="first")
+    listed = systems.select(pl.col("system_key").cast(pl.String), pl.col("base_system_key").cast(pl.String))
+    if listed.get_column("system_key").n_unique() != listed.height:  # counting is cheaper than deduplicating
+        listed = listed.unique("system_key", keep="first", maintain_order=True)
+    # Rows stay in the order of `systems` (a caller can then line its frame up without a join);
+    # systems known only from their runs follow. Every row of `own` has a non-null
+    # has_discrepancy, so counting them tells whether any run's system is unlisted.
+    nodes = listed.join(own, on="system_key", how="left", maintain_order="left")
+    if nodes.get_column("has_discrepancy").count() < own.height:
+        nodes = pl.concat([nodes, own.join(listed, on="system_key", how="anti")], how="diagonal_relaxed")
     nodes = (
-        listed.join(own, on="system_key", how="full", coalesce=True)
-        .with_columns(pl.coalesce("base_system_key", "_run_base").alias("base_system_key"))
+        nodes.with_columns(pl.coalesce("base_system_key", "_run_base").alias("base_system_key"))
         .with_columns(
             [
                 pl.sum_horizontal(

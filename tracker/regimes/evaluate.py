@@ -206,13 +206,22 @@ def evaluate(
     result = (
         _finish(joined, rules, as_of)
         .with_columns(
-            subject_key=pl.lit(subjects).gather("_subject"),
             subject_kind=pl.when(pl.col("_subject") < system_frame.height)
             .then(pl.lit("system", _SUBJECT_KIND))
             .otherwise(pl.lit("cluster", _SUBJECT_KIND)),
         )
-        .select(*(c for c in FLAG_SCHEMA if c not in _DATED), "old_status", "old_projected", "_rule")
+        .select(*(c for c in FLAG_SCHEMA if c not in _LATE), "old_status", "old_projected", "_rule", "_subject",
+                "_outcome")
         .collect(engine="streaming")
+        # The streaming engine returns many chunks, not aligned across columns, and every eager
+        # operation on such a frame first realigns all of them. Fixed-width columns rechunk
+        # cheaply; the strings are gathered afterwards from one chunk each.
+        .rechunk()
+    )
+    result = result.with_columns(
+        subjects.gather(result.get_column("_subject")).alias("subject_key"),
+        rules.get_column("regime_id").gather(result.get_column("_rule")).alias("regime_id"),
+        _reasons(rules).gather(result.get_column("_outcome")).alias("reason"),
     )
     result = _with_deadlines(result, rules, as_of)
 
@@ -447,13 +456,13 @@ def _finish(rows: pl.LazyFrame, rules: pl.DataFrame, as_of: date) -> pl.LazyFram
     rule = pl.col("_rule")
     raw_code = pl.col("_raw_status").to_physical().cast(pl.UInt32).fill_null(len(STATUSES))
     outcome = rule.cast(pl.UInt32) * (len(STATUSES) + 1) + raw_code
-    statuses, reasons = _outcome_tables(rules)
+    statuses, _ = _outcome_tables(rules)
     today = pl.lit(as_of, pl.Date)
     flagged = pl.col("status").is_in(FLAGGED_STATUSES)
     hint = pl.col("crossing_hint")
     return (
         rows.with_columns(
-            status=pl.lit(statuses).gather(outcome), reason=pl.lit(reasons).gather(outcome)
+            status=pl.lit(statuses).gather(outcome), _outcome=outcome
         )
         .with_columns(
             crossed_on=pl.when(flagged & ~pl.col("projected")).then(
@@ -464,7 +473,6 @@ def _finish(rows: pl.LazyFrame, rules: pl.DataFrame, as_of: date) -> pl.LazyFram
             ),
         )
         .with_columns(
-            regime_id=_lookup(rules, "regime_id"),
             metric=_lookup(rules, "metric").cast(_METRIC),
             comparator=_lookup(rules, "comparator").cast(_COMPARATOR),
             threshold=_lookup(rules, "threshold"),
@@ -506,6 +514,12 @@ def _outcome_tables(rules: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
 
 
 _DATED = ("deadline", "overdue")
+# Added after the lazy query (strings are gathered from one chunk; deadlines on dated rows only).
+_LATE = (*_DATED, "subject_key", "regime_id", "reason")
+
+
+def _reasons(rules: pl.DataFrame) -> pl.Series:
+    return _outcome_tables(rules)[1]
 
 
 def _with_deadlines(flags: pl.DataFrame, rules: pl.DataFrame, as_of: date) -> pl.DataFrame:

@@ -30,12 +30,22 @@ class RegistryResult:
     inference_periods: pl.DataFrame  # one row per system and filed usage period
 
 
+def _run_order(runs: pl.DataFrame) -> pl.Expr:
+    """What "newest run" is measured by: the run key as a number when every key is one (the store's
+    keys are row ids written as text, and as text "9" would come after "10"), else as text."""
+    keys = runs.get_column("run_key")
+    as_number = keys.cast(pl.Int64, strict=False)
+    if as_number.null_count() == keys.null_count():
+        return pl.col("run_key").cast(pl.Int64)
+    return pl.col("run_key")
+
+
 def _systems_with_lineage(systems: pl.DataFrame, runs: pl.DataFrame) -> pl.DataFrame:
     # A system's base is what its record says, else the base its newest run declares.
     run_base = (
         runs.filter(pl.col("base_system_key").is_not_null())
         .group_by("system_key")
-        .agg(pl.col("base_system_key").get(pl.col("run_key").arg_max()).alias("_run_base"))
+        .agg(pl.col("base_system_key").get(_run_order(runs).arg_max()).alias("_run_base"))
     )
     return (
         systems.join(run_base, on="system_key", how="left")
@@ -46,12 +56,13 @@ def _systems_with_lineage(systems: pl.DataFrame, runs: pl.DataFrame) -> pl.DataF
 
 def _active_parameters(runs: pl.DataFrame) -> pl.DataFrame:
     """Per system, the active parameter count of its newest run that files one (for inference)."""
-    # "Newest" is the greatest run key: a per-group arg-max instead of sorting every run.
+    # A per-group arg-max of the run order instead of sorting every run.
     return (
-        runs.select("system_key", "run_key", pl.coalesce("active_parameters", "parameters").alias("active_parameters"))
+        runs.select("system_key", _run_order(runs).alias("_order"),
+                    pl.coalesce("active_parameters", "parameters").alias("active_parameters"))
         .filter(pl.col("active_parameters").is_not_null())
         .group_by("system_key")
-        .agg(pl.col("active_parameters").get(pl.col("run_key").arg_max()))
+        .agg(pl.col("active_parameters").get(pl.col("_order").arg_max()))
     )
 
 
@@ -96,6 +107,15 @@ def _projected_crossings(flags: pl.DataFrame, systems: pl.DataFrame) -> pl.DataF
     return flags.with_columns(flags.get_column("crossed_on").scatter(rows, dated))
 
 
+def _beside(systems: pl.DataFrame, estimates: pl.DataFrame) -> pl.DataFrame:
+    """The systems with their estimates: side by side when the rows already line up (estimate_systems
+    keeps the order of its input), else by a join."""
+    keys = systems.get_column("system_key")
+    if estimates.height == systems.height and estimates.get_column("system_key").equals(keys):
+        return pl.concat([systems, estimates.drop("system_key")], how="horizontal")
+    return systems.join(estimates, on="system_key", how="left")
+
+
 def compute_registry(inputs: RegistryInputs, catalog: Catalog, regimes: list[Regime], as_of: date) -> RegistryResult:
     runs = inputs.runs.with_columns(catalog.resolve_series(inputs.runs["accelerator"]).alias("accelerator"))
     systems = _systems_with_lineage(inputs.systems, runs)
@@ -110,9 +130,9 @@ def compute_registry(inputs: RegistryInputs, catalog: Catalog, regimes: list[Reg
         catalog,
     )
     joined = _unbounded_when_lineage_incomplete(
-        systems.drop("base_system_key")
-        .join(system_estimates, on="system_key", how="left")
-        .join(inference, on="system_key", how="left", suffix="_inference")
+        _beside(systems.drop("base_system_key"), system_estimates).join(
+            inference, on="system_key", how="left", suffix="_inference"
+        )
     )
     previous = inputs.previous_flags.drop("subject_kind")
     evaluation = evaluate(joined, regimes, as_of, previous_flags=previous, clusters=clusters)
