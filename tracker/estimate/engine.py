@@ -10,7 +10,7 @@ from tracker.catalog import Catalog
 from tracker.estimate.architecture import architecture_columns
 from tracker.estimate.confidence import confidence_label
 from tracker.estimate.hardware import hardware_columns, is_moe_expr
-from tracker.estimate.lineage import accumulate
+from tracker.estimate.lineage import accumulate, parent_index
 from tracker.estimate.priors import (
     IMPLIED_UTILIZATION_MAX,
     IMPLIED_UTILIZATION_MIN,
@@ -146,9 +146,12 @@ def _own_aggregates(run_estimates: pl.DataFrame) -> pl.DataFrame:
         *[(pl.col(f"{m}_flop_central").is_not_null() & done).alias(f"_has_{m}") for m in METHOD_ORDER],
     )
     sums = [f"{name}_flop_{s}" for name in masks for s in _TRIPLE]
-    grouped = masked.group_by("system_key").agg(
+    # A run's low and high are null exactly when its central is (reconcile): one count per class.
+    # Groups in order of first appearance: the aggregations then walk the runs in order (~2x
+    # faster on a million systems), and runs listed in system order need no join afterwards.
+    grouped = masked.group_by("system_key", maintain_order=True).agg(
         *[pl.col(c).sum() for c in sums],
-        *[pl.col(c).count().alias(f"_n_{c}") for c in sums],
+        *[pl.col(f"{name}_flop_central").count().alias(f"_n_{name}") for name in masks],
         pl.col("own_training_flop_central").max().alias("largest_run_flop_central"),
         pl.col("_done_high").get(pl.col("own_training_flop_central").arg_max()).alias("largest_run_flop_high"),
         pl.col("_pending_start").min(),
@@ -160,9 +163,11 @@ def _own_aggregates(run_estimates: pl.DataFrame) -> pl.DataFrame:
     )
     # No run in the class: unknown (null), not zero.
     return grouped.with_columns(
-        pl.when(pl.col(f"_n_{c}") > 0).then(pl.col(c)).alias(c.replace("_pending_flop_", "_pending_"))
-        for c in sums
-    ).drop([f"_n_{c}" for c in sums] + [f"_pending_flop_{s}" for s in _TRIPLE])
+        pl.when(pl.col(f"_n_{name}") > 0).then(pl.col(f"{name}_flop_{s}")).alias(
+            f"{name}_flop_{s}".replace("_pending_flop_", "_pending_"))
+        for name in masks
+        for s in _TRIPLE
+    ).drop([f"_n_{name}" for name in masks] + [f"_pending_flop_{s}" for s in _TRIPLE])
 
 
 def estimate_systems(run_estimates: pl.DataFrame, systems: pl.DataFrame, as_of: date) -> pl.DataFrame:
@@ -186,9 +191,12 @@ def estimate_systems(run_estimates: pl.DataFrame, systems: pl.DataFrame, as_of: 
     # Rows stay in the order of `systems` (a caller can then line its frame up without a join);
     # systems known only from their runs follow. Every row of `own` has a non-null
     # has_discrepancy, so counting them tells whether any run's system is unlisted.
-    nodes = listed.join(own, on="system_key", how="left", maintain_order="left")
-    if nodes.get_column("has_discrepancy").count() < own.height:
-        nodes = pl.concat([nodes, own.join(listed, on="system_key", how="anti")], how="diagonal_relaxed")
+    if own.height == listed.height and own.get_column("system_key").equals(listed.get_column("system_key")):
+        nodes = pl.concat([listed, own.drop("system_key")], how="horizontal")
+    else:
+        nodes = listed.join(own, on="system_key", how="left", maintain_order="left")
+        if nodes.get_column("has_discrepancy").count() < own.height:
+            nodes = pl.concat([nodes, own.join(listed, on="system_key", how="anti")], how="diagonal_relaxed")
     nodes = (
         nodes.with_columns(pl.coalesce("base_system_key", "_run_base").alias("base_system_key"))
         .with_columns(
@@ -209,11 +217,12 @@ def estimate_systems(run_estimates: pl.DataFrame, systems: pl.DataFrame, as_of: 
             ]
         )
     )
-    known = nodes.get_column("system_key").implode()
+    parent = parent_index(nodes)
+    # A gap: no compute of its own, or a base that is not a known system (no parent row).
     nodes = nodes.with_columns(
         (
             pl.col("own_training_flop_central").is_null()
-            | (pl.col("base_system_key").is_not_null() & ~pl.col("base_system_key").is_in(known))
+            | (pl.col("base_system_key").is_not_null() & parent.is_null())
         ).alias("_gap")
     )
     sums = [
@@ -221,7 +230,7 @@ def estimate_systems(run_estimates: pl.DataFrame, systems: pl.DataFrame, as_of: 
         *[f"own_param_update_flop_{s}" for s in _TRIPLE],
         *[f"_all_{s}" for s in _TRIPLE],
     ]
-    cum = accumulate(nodes, sums, [*[f"_has_{m}" for m in METHOD_ORDER], "_gap"])
+    cum = accumulate(nodes, sums, [*[f"_has_{m}" for m in METHOD_ORDER], "_gap"], parent)
     # accumulate() returns its rows in the order of `nodes`: no join needed.
     out = pl.concat([nodes, cum.drop("system_key")], how="horizontal").with_columns(
         *[pl.col(f"cum_own_training_flop_{s}").alias(f"training_flop_{s}") for s in _TRIPLE],

@@ -143,8 +143,11 @@ def hardware_columns(frame: pl.DataFrame, catalog: Catalog) -> pl.DataFrame:
             pl.col("accelerator_count") * pl.col("training_hours")
         ),
     )
-    frame = frame.join(_peak_table(frame, catalog), on=["accelerator", "precision"], how="left",
-                       nulls_equal=True, maintain_order="left")
+    # Joined on the key columns alone and set beside the frame: a join would copy every column.
+    keys = ["accelerator", "precision"]
+    peaks = frame.select(keys).join(_peak_table(frame, catalog), on=keys, how="left", nulls_equal=True,
+                                    maintain_order="left")
+    frame = pl.concat([frame, peaks.drop(keys)], how="horizontal")
     is_lm = _optional(frame, "is_language_model", pl.Boolean()).fill_null(True)
     prior = pl.when(is_lm).then(UTILIZATION_PRIOR_LM).otherwise(UTILIZATION_PRIOR_OTHER)
     filed_u = pl.when((pl.col("utilization") > 0) & (pl.col("utilization") <= 1)).then(pl.col("utilization"))

@@ -22,22 +22,28 @@ class LineageCycleError(ValueError):
         super().__init__("lineage cycle: " + " -> ".join([*systems, systems[0]]))
 
 
-def _parent_index(nodes: pl.DataFrame) -> pl.Series:
+def parent_index(nodes: pl.DataFrame) -> pl.Series:
     """Row position of each system's base (null when there is no base or it is not a known system)."""
+    # Most systems have no base: only the rows that name one are looked up.
+    named = nodes.get_column("base_system_key").is_not_null().arg_true()
+    parent = pl.repeat(None, nodes.height, dtype=pl.UInt32, eager=True).alias("_parent")
+    if named.len() == 0:
+        return parent
     positions = nodes.select(
         pl.col("system_key").alias("base_system_key"), pl.int_range(pl.len(), dtype=pl.UInt32).alias("_parent")
     )
-    return (
-        nodes.select("base_system_key")
+    found = (
+        nodes.select(pl.col("base_system_key").gather(named))
         .join(positions, on="base_system_key", how="left", maintain_order="left")
         .get_column("_parent")
     )
+    return parent.scatter(named, found)
 
 
 def check_cycles(nodes: pl.DataFrame, parent: pl.Series | None = None) -> None:
     """Raise LineageCycleError naming the systems on a cycle, if any (pointer doubling)."""
     if parent is None:
-        parent = _parent_index(nodes)
+        parent = parent_index(nodes)
     ptr = parent
     steps = 1
     # After >= n steps, a pointer still set can only be circling a cycle.
@@ -59,7 +65,9 @@ def check_cycles(nodes: pl.DataFrame, parent: pl.Series | None = None) -> None:
     raise LineageCycleError([keys[i] for i in cycle])
 
 
-def accumulate(nodes: pl.DataFrame, sum_columns: Sequence[str], or_columns: Sequence[str] = ()) -> pl.DataFrame:
+def accumulate(
+    nodes: pl.DataFrame, sum_columns: Sequence[str], or_columns: Sequence[str] = (), parent: pl.Series | None = None
+) -> pl.DataFrame:
     """For each system, the sum over itself and all its ancestors of each sum column (null parts
     count as 0; all-null stays null) and the OR of each boolean column. Output, in the order of
     `nodes`: system_key, cum_<col> for every column, lineage_depth, and base_row (the row of the
@@ -67,8 +75,10 @@ def accumulate(nodes: pl.DataFrame, sum_columns: Sequence[str], or_columns: Sequ
 
     One vectorized gather per generation, over the rows that still have an ancestor to add
     (most systems have none, a fine-tune one or two): ``ancestor[k]`` is the row of the k-th
-    ancestor reached so far for ``rows[k]``."""
-    parent = _parent_index(nodes)
+    ancestor reached so far for ``rows[k]``. ``parent`` is ``parent_index(nodes)`` when the caller
+    already has it."""
+    if parent is None:
+        parent = parent_index(nodes)
     check_cycles(nodes, parent)
     own = nodes.select(*sum_columns, *or_columns)
     acc = own.select(

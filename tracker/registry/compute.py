@@ -47,20 +47,22 @@ def _systems_with_lineage(systems: pl.DataFrame, runs: pl.DataFrame) -> pl.DataF
         .group_by("system_key")
         .agg(pl.col("base_system_key").get(_run_order(runs).arg_max()).alias("_run_base"))
     )
-    return (
-        systems.join(run_base, on="system_key", how="left")
-        .with_columns(pl.coalesce("base_system_key", "_run_base").alias("base_system_key"))
-        .drop("_run_base")
-    )
+    if run_base.is_empty():
+        return systems
+    # Joined on the key column alone: a join copies every column of its left side.
+    declared = systems.select("system_key").join(run_base, on="system_key", how="left", maintain_order="left")
+    return systems.with_columns(pl.coalesce(pl.col("base_system_key"), declared.get_column("_run_base")))
 
 
-def _active_parameters(runs: pl.DataFrame) -> pl.DataFrame:
-    """Per system, the active parameter count of its newest run that files one (for inference)."""
+def _active_parameters(runs: pl.DataFrame, usage: pl.DataFrame) -> pl.DataFrame:
+    """Per system with usage, the active parameter count of its newest run that files one (for
+    inference: most systems file no usage, so their runs are left out before grouping)."""
+    used = usage.get_column("system_key").unique().implode()
     # A per-group arg-max of the run order instead of sorting every run.
     return (
         runs.select("system_key", _run_order(runs).alias("_order"),
                     pl.coalesce("active_parameters", "parameters").alias("active_parameters"))
-        .filter(pl.col("active_parameters").is_not_null())
+        .filter(pl.col("active_parameters").is_not_null() & pl.col("system_key").is_in(used))
         .group_by("system_key")
         .agg(pl.col("active_parameters").get(pl.col("_order").arg_max()))
     )
@@ -122,7 +124,7 @@ def compute_registry(inputs: RegistryInputs, catalog: Catalog, regimes: list[Reg
     run_estimates = estimate_runs(runs, catalog)
     system_estimates = estimate_systems(run_estimates, systems.select("system_key", "base_system_key"), as_of)
     usage = inputs.usage.with_columns(catalog.resolve_series(inputs.usage["accelerator"]).alias("accelerator"))
-    active = _active_parameters(runs)
+    active = _active_parameters(runs, usage)
     inference_periods = estimate_inference_periods(usage, active, catalog, as_of)
     inference = summarise_inference(inference_periods)
     clusters = cluster_capacity(
