@@ -336,6 +336,9 @@ def run(scales: list[int], log: Any = print) -> dict[str, Any]:
     meets = largest["ratio"] is not None and largest["ratio"] <= TARGET_RATIO
     shape = common.growth(runs)
     notes = (f"size = systems (x1 = {BASE_SIZE:,}); ~1.3 runs, 0.3 usage rows and 0.01 clusters per system; "
+             "baseline = baseline_frame: the engine's exact central estimates and applicable threshold "
+             "comparisons (asserted equal by tests/bench/test_evaluate_baseline.py), no bounds, notes, "
+             "unknown rows, deadlines or history; "
              "each repetition in a fresh process; repetitions per size: "
              + ", ".join(f"x{s}: {REPETITIONS[s]}" for s in scales)
              + ". meets_target is judged at the largest size run; growth_per_system is seconds per system "
