@@ -167,6 +167,9 @@ PARQUET_VARIANTS: dict[str, Callable[[pl.DataFrame], pl.DataFrame]] = {
     "upper-case names": lambda f: f.rename({"system": "SYSTEM", "segment": " Segment "}),
     "empty text": lambda f: _set(_set(f, "version", 1, ""), "segment", 2, ""),
     "whitespace": lambda f: _set(_set(f, "system", 0, " sys-0 "), "segment", 3, " seg-3"),
+    "padded segments, none repeated": lambda f: _set(_set(f, "segment", 5, "\u00a0seg-5\t"), "segment", 6, "東京 "),
+    "no segment column": lambda f: f.drop("segment").filter(pl.int_range(pl.len()) < 12),
+    "dates before 1970": lambda f: f.with_columns(pl.col("period_start", "period_end").dt.offset_by("-60y")),
     "blank row": lambda f: pl.concat([f, pl.DataFrame({c: [None] for c in f.columns}, schema=f.schema)]),
     # Rejected, and worded as for the same file uploaded:
     "NaN": lambda f: _set(f, "accelerator_hours", 6, float("nan")),
@@ -177,6 +180,11 @@ PARQUET_VARIANTS: dict[str, Callable[[pl.DataFrame], pl.DataFrame]] = {
     "hours without accelerator": lambda f: _set(f, "accelerator", 5, None),
     "unknown accelerator": lambda f: _set(f, "accelerator", 5, "Z9000"),
     "repeated identity": lambda f: _set(_set(_set(f, "segment", 4, "seg-0"), "version", 4, "2"), "accelerator", 4, "x"),
+    # Row 12 has row 0's system, version and period: its segment, stripped, repeats row 0's.
+    "a repeat with a padded segment": lambda f: _set(f, "segment", 12, " seg-0"),
+    "a repeat with a segment padded by a wide space": lambda f: _set(f, "segment", 12, "seg-0\u3000"),
+    "a repeat with a blank segment": lambda f: _set(_set(f, "segment", 0, ""), "segment", 12, " "),
+    "a repeat with another accelerator": lambda f: _set(_set(f, "segment", 12, "seg-0"), "accelerator", 12, "a100"),
     "noon timestamps": lambda f: f.with_columns(pl.col("period_start").cast(pl.Datetime("us")) + pl.duration(hours=12)),
     "zoned timestamps": lambda f: f.with_columns(pl.col("period_start").cast(pl.Datetime("ms", "UTC"))),
     "booleans": lambda f: f.with_columns(pl.col("requests").cast(pl.Boolean)),
@@ -215,6 +223,43 @@ def test_a_parquet_file_filed_without_a_kind_is_read_lazily_by_its_columns(tmp_p
     typed_frame().write_parquet(path)
     parsed = parse_disclosure_file(path, path.name, None)
     assert parsed.kind is INFERENCE_USAGE and parsed.rows_read == 40
+
+
+def test_a_repeat_across_accelerators_and_spellings_of_a_segment_is_not_vouched_for(tmp_path: Path) -> None:
+    for segment in ("seg-0", " seg-0", "seg-0\u2003", "\u00a0seg-0\n"):
+        path = tmp_path / "usage.parquet"
+        _set(_set(typed_frame(), "segment", 12, segment), "accelerator", 12, "a100").write_parquet(path)
+        assert screen_of(path) is None
+        with_screen, exact = screened_and_exact(path)
+        assert with_screen == exact and exact[0] == "rejected"
+
+
+_SEGMENT_TEXT = st.text(st.sampled_from(["a", "-", "\u00e9", "\u6771", "\x7f", "\x00", " ", "\t", "\n", "\x1f",
+                                         "\x85", "\u00a0", "\u1680", "\u2000", "\u200a", "\u2028", "\u202f",
+                                         "\u205f", "\u3000", "\ufeff", "\U0001f600"]), max_size=4)
+
+
+@settings(max_examples=300, deadline=None)
+@given(segments=st.lists(st.one_of(st.none(), _SEGMENT_TEXT), min_size=1, max_size=20))
+def test_a_segment_not_flagged_as_padded_is_its_own_stripped_text(segments: list[str | None]) -> None:
+    frame = pl.DataFrame({"segment": segments}, schema={"segment": pl.String}).with_columns(
+        padded=screen.segment_may_be_padded(), stripped=pl.col("segment").str.strip_chars().fill_null(""))
+    kept = frame.filter(~pl.col("padded"))
+    assert kept.get_column("segment").fill_null("").to_list() == kept.get_column("stripped").to_list()
+    assert frame.filter(pl.col("segment").fill_null("") != pl.col("stripped")).get_column("padded").all()
+
+
+@pytest.mark.parametrize(("threads", "by_range"), [(2, False), (1, True), (2, True), (3, True), (8, True)])
+def test_repeats_are_found_in_every_range_of_hashes(monkeypatch: pytest.MonkeyPatch, threads: int,
+                                                    by_range: bool) -> None:
+    monkeypatch.setattr(pl, "thread_pool_size", lambda: threads)
+    edges = [0, 1, 2**62, 2**63 - 1, 2**63, 2**63 + 1, 3 * 2**62, 2**64 - 2, 2**64 - 1]
+    distinct = pl.Series("h", edges, dtype=pl.UInt64)
+    assert not screen._has_repeats(distinct, by_range=by_range)
+    assert not screen._has_repeats(distinct.head(1), by_range=by_range)
+    assert not screen._has_repeats(distinct.clear(), by_range=by_range)
+    for value in edges:
+        assert screen._has_repeats(pl.concat([distinct, pl.Series("h", [value], dtype=pl.UInt64)]), by_range=by_range)
 
 
 # --- files the screen steps aside for -------------------------------------------------------------

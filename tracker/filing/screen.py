@@ -8,10 +8,12 @@ is spent on messages nobody will read.
 The screen reads the numbers typed (the CSV reader parses them, Parquet stores them). It flags
 every row that breaks a rule of its own (a number out of bounds, no usage figure, an overlong
 segment), aggregates per group of rows with the same raw key cells (system, version, period,
-accelerator), and hashes each row's identity (system, version, period, segment) to 64 bits;
-sorting the hashes finds repeats. The few thousand distinct keys then go through the exact
-validator itself, so they are stripped, dated, resolved in the catalog and checked by the very
-same expressions, and the groups are merged by the keys it returns.
+accelerator), and hashes each row's identity (system, version, period, segment) to 64 bits, the
+segment stripped (Parquet: only if a segment starts or ends with a byte that is not printable
+ASCII, as every whitespace character does); sorting the hashes, one range of values per thread,
+finds repeats. The few thousand distinct keys then go through the exact validator itself, so
+they are stripped, dated, resolved in the catalog and checked by the very same expressions, and
+the groups are merged by the keys it returns.
 
 The screen never words a problem. When a rule fails, a cell does not parse, two identities share a
 hash, or two spellings of a key would become one (``' a'`` and ``'a'``), it returns None and the
@@ -23,6 +25,7 @@ kind of bad usage row through both paths).
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import polars as pl
@@ -37,7 +40,9 @@ _KIND = INFERENCE_USAGE
 CHUNK_ROWS = 500_000  # rows per chunk of a single read: held with their aggregate, then dropped
 _NUMBERS: tuple[Column, ...] = tuple(c for c in _KIND.columns if c.type in ("int", "float"))
 _IDENTITY = "__identity"
+_MAX_PARTS = 8  # ranges of identity hashes sorted side by side
 _BREAKS = "__breaks_a_rule"
+_PADDED = "__segment_may_be_padded"
 _FIGURES = ("input_tokens", "output_tokens", "accelerator_hours")  # the "no usage figure" rule
 # Odd multipliers make the hash of (a, b) differ from that of (b, a).
 _MULTIPLIERS = (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0x85EBCA77C2B2AE63, 0x27D4EB2F165667C5)
@@ -79,16 +84,35 @@ def _number(column: Column, dtype: pl.DataType) -> tuple[pl.Expr, pl.Expr | None
     return value, text.is_not_null() & value.is_null()
 
 
-def identity_hash(schema: pl.Schema) -> pl.Expr:
-    """The row's identity (system, version, period, segment) as 64 bits: raw key cells, stripped segment."""
-    parts = [_raw_key(n, schema[n]) for n in _KIND.identity if n != "segment"]
-    parts.append(pl.col("segment").cast(pl.String).str.strip_chars().fill_null(""))
+def identity_hash(schema: pl.Schema, *, strip_segment: bool = True) -> pl.Expr:
+    """The row's identity (system, version, period, segment) as 64 bits: raw key cells, stripped segment.
+
+    ``strip_segment=False`` hashes the segment as it is, which is the same identity when no segment
+    can have surrounding whitespace (:func:`segment_may_be_padded` false on every row): stripping
+    is most of the cost. Two Date periods are hashed as one 64-bit number (injective).
+    """
+    segment = pl.col("segment").cast(pl.String)
+    parts = [_raw_key(n, schema[n]) for n in ("system", "version")]
+    if schema["period_start"] == pl.Date and schema["period_end"] == pl.Date:
+        parts.append(pl.col("period_start").cast(pl.Int64) * (1 << 32) + pl.col("period_end").cast(pl.Int64))
+    else:
+        parts += [_raw_key(n, schema[n]) for n in ("period_start", "period_end")]
+    parts.append((segment.str.strip_chars() if strip_segment else segment).fill_null(""))
     combined: pl.Expr | None = None
     for i, part in enumerate(parts):
         term = part.hash(seed=i + 1) * pl.lit(_MULTIPLIERS[i], dtype=pl.UInt64)
         combined = term if combined is None else combined ^ term
     assert combined is not None
     return combined.alias(_IDENTITY)
+
+
+def segment_may_be_padded() -> pl.Expr:
+    """True where the segment's first or last byte is not printable ASCII (``!`` to DEL), so that
+    stripping could change it: every whitespace character (ASCII or not) starts and ends with such a
+    byte. Empty and missing segments are what they are stripped. Two byte reads, no new strings."""
+    raw = pl.col("segment").cast(pl.String).cast(pl.Binary)
+    first, last = raw.bin.get(0, null_on_oob=True), raw.bin.get(-1, null_on_oob=True)
+    return ~(first.is_between(0x21, 0x7F) & last.is_between(0x21, 0x7F)).fill_null(True)
 
 
 def _upper_bound(column: Column) -> float | None:
@@ -181,10 +205,36 @@ def _distinct_spellings_stay_distinct(raw: pl.DataFrame, canonical: pl.DataFrame
     return True
 
 
-def _has_repeats(identities: pl.Series) -> bool:
+def _has_repeats(identities: pl.Series, *, by_range: bool = False) -> bool:
+    """Whether two identities share a hash: equal neighbours once sorted.
+
+    ``by_range``: equal hashes fall in the same range of values, so the ranges are sorted apart,
+    one thread each. On few cores that beats one multithreaded sort (whose first partitioning
+    steps run on one thread), for a copy of the hashes more at once: for Parquet, whose screen
+    holds nothing else by then (the CSV screen holds its chunks' hashes and copies them once).
+    """
     if identities.len() < 2:
         return False
-    ordered = identities.sort()
+    parts = max(1, min(pl.thread_pool_size(), _MAX_PARTS)) if by_range else 1
+    if parts == 1:
+        ordered = identities.sort()
+        return bool((ordered.slice(1) == ordered.slice(0, ordered.len() - 1)).any())
+    step = 2**64 // parts
+    bounds = [(i * step if i else None, (i + 1) * step if i < parts - 1 else None) for i in range(parts)]
+    with ThreadPoolExecutor(max_workers=parts) as pool:
+        return any(pool.map(lambda b: _sorted_repeats(identities, *b), bounds))
+
+
+def _sorted_repeats(identities: pl.Series, low: int | None, high: int | None) -> bool:
+    """Repeats among the hashes in [low, high) (unbounded where None), sorted on this thread."""
+    part = identities
+    if low is not None:
+        part = part.filter(part >= low)
+    if high is not None:
+        part = part.filter(part < high)
+    if part.len() < 2:
+        return False
+    ordered = part.sort(multithreaded=False)
     return bool((ordered.slice(1) == ordered.slice(0, ordered.len() - 1)).any())
 
 
@@ -230,10 +280,19 @@ def screen_usage(source: pl.LazyFrame, catalog: Catalog, *, single_read: bool = 
         screened = settle(raw.drop(_BREAKS), catalog, exact_schema(catalog))
         if screened is None:
             return None
-        identities = source.select(identity_hash(schema)).collect(engine="streaming").get_column(_IDENTITY)
+        identities = _identities(source, schema)
     except pl.exceptions.PolarsError:
         return None
-    return None if _has_repeats(identities) else screened
+    return None if _has_repeats(identities, by_range=True) else screened
+
+
+def _identities(source: pl.LazyFrame, schema: pl.Schema) -> pl.Series:
+    """Every row's identity hash; the segments are stripped (a second read) only if one may need it."""
+    hashed = source.select(identity_hash(schema, strip_segment=False), segment_may_be_padded().alias(_PADDED)) \
+        .collect(engine="streaming")
+    if hashed.get_column(_PADDED).any():
+        hashed = source.select(identity_hash(schema)).collect(engine="streaming")
+    return hashed.get_column(_IDENTITY)
 
 
 def _screen_in_chunks(rows: pl.LazyFrame, catalog: Catalog) -> Screened | None:
