@@ -108,6 +108,17 @@ def store_usage(session: Session, filing: Filing, records: pl.DataFrame) -> Stor
     )
     conn = session.connection()
     insert_frame(conn, table, rows)
+    system_ids = sorted(set(rows.get_column("system_id").to_list()))
+    earlier = [
+        row
+        for part in chunks(system_ids)
+        for row in conn.execute(
+            sa.select(table.c.id, table.c.system_id, table.c.period_start, table.c.period_end).where(
+                table.c.system_id.in_(part), table.c.is_current.is_(True), table.c.filing_id != filing_id)
+        ).all()
+    ]
+    if not earlier:  # a first filing for these systems supersedes nothing: no need for the new ids
+        return Stored(records.height, 0, system_ids)
     # Ids are assigned in insertion order: a period's first new row (several with several
     # accelerators) is the one an earlier row of that period points to once superseded.
     stored = conn.execute(
@@ -117,17 +128,11 @@ def store_usage(session: Session, filing: Filing, records: pl.DataFrame) -> Stor
     new_ids: dict[tuple[int, Any, Any], int] = {}
     for row_id, system_id, start, end in stored:
         new_ids.setdefault((system_id, start, end), row_id)
-    system_ids = sorted({key[0] for key in new_ids})
     replaced: list[dict[str, int]] = []
-    for part in chunks(system_ids):
-        old = conn.execute(
-            sa.select(table.c.id, table.c.system_id, table.c.period_start, table.c.period_end).where(
-                table.c.system_id.in_(part), table.c.is_current.is_(True), table.c.filing_id != filing_id)
-        ).all()
-        for row_id, system_id, start, end in old:
-            new_id = new_ids.get((system_id, start, end))
-            if new_id is not None and row_id != new_id:
-                replaced.append({"old_id": row_id, "new_id": new_id})
+    for row_id, system_id, start, end in earlier:
+        new_id = new_ids.get((system_id, start, end))
+        if new_id is not None and row_id != new_id:
+            replaced.append({"old_id": row_id, "new_id": new_id})
     if replaced:
         conn.execute(
             table.update().where(table.c.id == sa.bindparam("old_id"))
