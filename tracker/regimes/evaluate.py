@@ -452,7 +452,8 @@ def _slot(rule_count: int) -> pl.Expr:
 
 
 def _finish(rows: pl.LazyFrame, rules: pl.DataFrame, as_of: date) -> pl.LazyFrame:
-    """Final status and reason, the dates and the deadline, then the regime columns."""
+    """Final status (and ``_outcome``, from which the reason is gathered after collection), the dates,
+    then the regime columns."""
     rule = pl.col("_rule")
     raw_code = pl.col("_raw_status").to_physical().cast(pl.UInt32).fill_null(len(STATUSES))
     outcome = rule.cast(pl.UInt32) * (len(STATUSES) + 1) + raw_code
