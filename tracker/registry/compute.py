@@ -40,12 +40,12 @@ def _run_order(runs: pl.DataFrame) -> pl.Expr:
     return pl.col("run_key")
 
 
-def _systems_with_lineage(systems: pl.DataFrame, runs: pl.DataFrame) -> pl.DataFrame:
+def _systems_with_lineage(systems: pl.DataFrame, runs: pl.DataFrame, order: pl.Expr) -> pl.DataFrame:
     # A system's base is what its record says, else the base its newest run declares.
     run_base = (
         runs.filter(pl.col("base_system_key").is_not_null())
         .group_by("system_key")
-        .agg(pl.col("base_system_key").get(_run_order(runs).arg_max()).alias("_run_base"))
+        .agg(pl.col("base_system_key").get(order.arg_max()).alias("_run_base"))
     )
     if run_base.is_empty():
         return systems
@@ -54,13 +54,13 @@ def _systems_with_lineage(systems: pl.DataFrame, runs: pl.DataFrame) -> pl.DataF
     return systems.with_columns(pl.coalesce(pl.col("base_system_key"), declared.get_column("_run_base")))
 
 
-def _active_parameters(runs: pl.DataFrame, usage: pl.DataFrame) -> pl.DataFrame:
+def _active_parameters(runs: pl.DataFrame, usage: pl.DataFrame, order: pl.Expr) -> pl.DataFrame:
     """Per system with usage, the active parameter count of its newest run that files one (for
     inference: most systems file no usage, so their runs are left out before grouping)."""
     used = usage.get_column("system_key").unique().implode()
     # A per-group arg-max of the run order instead of sorting every run.
     return (
-        runs.select("system_key", _run_order(runs).alias("_order"),
+        runs.select("system_key", order.alias("_order"),
                     pl.coalesce("active_parameters", "parameters").alias("active_parameters"))
         .filter(pl.col("active_parameters").is_not_null() & pl.col("system_key").is_in(used))
         .group_by("system_key")
@@ -120,11 +120,12 @@ def _beside(systems: pl.DataFrame, estimates: pl.DataFrame) -> pl.DataFrame:
 
 def compute_registry(inputs: RegistryInputs, catalog: Catalog, regimes: list[Regime], as_of: date) -> RegistryResult:
     runs = inputs.runs.with_columns(catalog.resolve_series(inputs.runs["accelerator"]).alias("accelerator"))
-    systems = _systems_with_lineage(inputs.systems, runs)
+    order = _run_order(runs)  # checked once: every run key parsed
+    systems = _systems_with_lineage(inputs.systems, runs, order)
     run_estimates = estimate_runs(runs, catalog)
     system_estimates = estimate_systems(run_estimates, systems.select("system_key", "base_system_key"), as_of)
     usage = inputs.usage.with_columns(catalog.resolve_series(inputs.usage["accelerator"]).alias("accelerator"))
-    active = _active_parameters(runs, usage)
+    active = _active_parameters(runs, usage, order)
     inference_periods = estimate_inference_periods(usage, active, catalog, as_of)
     inference = summarise_inference(inference_periods)
     clusters = cluster_capacity(

@@ -24,14 +24,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
+from tracker.registry.estimates import ID_CHUNK
 from tracker.store.bulk import insert_frame
 from tracker.store.models import AISystem, Estimate, Flag, SystemCrossing, SystemStatus, columns
+from tracker.store.queries.common import CROSSING, STATUS_RANK
 from tracker.store.types import utcnow
-
-# The order the registry's views rank statuses by (tracker.store.queries.STATUS_RANK agrees).
-STATUS_RANK = {"unknown": 0, "below": 1, "likely_below": 2, "likely_above": 3, "above": 4}
-CROSSING = ("above", "likely_above")
-ID_CHUNK = 5_000  # ids per IN list: well under SQLite's bound-parameter limit
 
 STATUS_SCHEMA: dict[str, Any] = {
     "system_id": pl.Int64, "provider_id": pl.Int64, "status_rank": pl.Int64, "projected": pl.Boolean,
