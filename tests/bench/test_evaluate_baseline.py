@@ -51,7 +51,7 @@ def assert_baseline_is_the_engine(inputs: RegistryInputs, catalog: Catalog, regi
     assert base.select("subject_key", "regime_id").is_unique().all()
     covered = [r for r in regimes if r.phase_on(as_of) != "inactive" and r.effective_metric in COVERED_METRICS]
     flags = result.evaluation.flags.filter(pl.col("regime_id").is_in([r.id for r in covered])).select(
-        "subject_key", "regime_id", pl.col("metric").cast(pl.String), pl.col("comparator").cast(pl.String),
+        "subject_key", *[pl.col(c).cast(pl.String) for c in ("regime_id", "metric", "comparator")],
         "threshold", "projected", pl.col("value_central").alias("engine_value"))
 
     # 1. The same (subject, regime) pairs.

@@ -34,7 +34,8 @@ def write_flags(session: Session, result: RegistryResult, subset: Subset | None 
     """Replace the flags that changed. ``subset`` None: ``result`` covers the whole registry;
     otherwise exactly ``subset``'s systems and clusters, and only their flags are read or replaced."""
     conn = session.connection()
-    new = result.evaluation.flags.with_columns(subject_columns())
+    # Regime ids and reasons arrive as categoricals; the stored ones are read back as text.
+    new = result.evaluation.flags.with_columns(*subject_columns(), pl.col("regime_id", "reason").cast(pl.String))
     f = columns(Flag)
     query = sa.select(
         f.id, f.subject_kind, f.subject_id, f.regime_id, f.notified_by, *[f[name] for name in FLAG_FIELDS],
