@@ -10,7 +10,7 @@ from alert_factories import provider_and_system, regime, settings_for
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
-from tracker.alerts.outbox import KEY_MAX_CHARS, enqueue
+from tracker.alerts.outbox import INSERT_CHUNK, KEY_MAX_CHARS, AlertRequest, enqueue, enqueue_many
 from tracker.alerts.payload import CONTRACT_FIELDS
 from tracker.alerts.subscriptions import subscribe
 from tracker.store.models import Alert, AlertDelivery, AuditEvent
@@ -156,3 +156,57 @@ def test_long_keys_stay_unique_within_the_column(engine: Engine, db_url: str) ->
         session.commit()
     assert first is not None and second is not None and again is None
     assert len(first.idempotency_key) == KEY_MAX_CHARS
+
+
+def _sinks(session: Session, alert_id: int | None) -> list[str]:
+    return list(session.exec(select(AlertDelivery.sink).where(AlertDelivery.alert_id == alert_id)
+                             .order_by(col(AlertDelivery.id))).all())
+
+
+def test_enqueue_many_writes_what_enqueue_writes_once_per_key(engine: Engine, db_url: str) -> None:
+    settings = settings_for(db_url, alert_webhook_url="http://127.0.0.1:9/hook")
+    with Session(engine, expire_on_commit=False) as session:
+        acme, system = provider_and_system(session)
+        _, other = provider_and_system(session, slug="other", name="other-lm", version="1")
+        regime(session, "eu")
+        subscribe(session, "email:eu@reg.example", scope_kind="regime", scope_value="eu", actor="t")
+        subscribe(session, "email:other@reg.example", scope_kind="provider", scope_value="other", actor="t")
+        assert enqueue(session, kind="overdue", idempotency_key="old", payload={}, settings=settings)
+        ids = enqueue_many(session, [
+            AlertRequest("flag_change", "flag:a", {"status": "above"}, system_id=system.id, regime_id="eu"),
+            AlertRequest("flag_change", "flag:b", {"status": "likely_above"}, system_id=other.id, regime_id="us"),
+            AlertRequest("flag_change", "flag:a", {"status": "below"}, system_id=system.id, regime_id="eu"),
+            AlertRequest("overdue", "old", {}),
+            AlertRequest("filing_rejected", "rej:F-2", {"accession": "F-2"}, provider_id=acme.id),
+        ], settings)
+        session.commit()
+        # A key repeated in the batch, or enqueued before, is written once.
+        assert ids[2] is None and ids[3] is None
+        assert None not in (ids[0], ids[1], ids[4]) and len({ids[0], ids[1], ids[4]}) == 3
+        assert _count(session, Alert) == 4
+        bodies = {i: json.loads(session.get(Alert, i).payload_json) for i in (ids[0], ids[1], ids[4])}  # type: ignore[union-attr]
+        assert _sinks(session, ids[0]) == ["webhook:http://127.0.0.1:9/hook", "email:eu@reg.example"]
+        assert _sinks(session, ids[1]) == ["webhook:http://127.0.0.1:9/hook", "email:other@reg.example"]
+        assert _sinks(session, ids[4]) == ["webhook:http://127.0.0.1:9/hook"]
+    first, second, rejected = bodies[ids[0]], bodies[ids[1]], bodies[ids[4]]
+    assert set(CONTRACT_FIELDS) <= set(first) and first["id"] == ids[0]
+    # The first request of a repeated key wins; names and slugs are looked up as enqueue does.
+    assert (first["provider"], first["system"], first["version"], first["status"]) == ("acme", "acme-lm", "2", "above")
+    assert (second["provider"], second["system"], second["regime"]) == ("other", "other-lm", "us")
+    assert first["url"] == f"https://tracker.example/systems/{system.id}"
+    assert (rejected["provider"], rejected["url"]) == ("acme", "https://tracker.example/filings/F-2")
+
+
+def test_enqueue_many_spans_several_insert_batches(engine: Engine, db_url: str) -> None:
+    settings = settings_for(db_url, alert_webhook_url="http://127.0.0.1:9/hook")
+    count = 2 * INSERT_CHUNK + 7
+    with Session(engine, expire_on_commit=False) as session:
+        _, system = provider_and_system(session)
+        ids = enqueue_many(session, [AlertRequest("flag_change", f"flag:{n}", {"n": n}, system_id=system.id)
+                                     for n in range(count)], settings)
+        session.commit()
+        assert None not in ids and len(set(ids)) == count
+        assert _count(session, Alert) == _count(session, AlertDelivery) == count
+        # Each id is its own request's alert (RETURNING rows come back in no promised order).
+        picked = [0, INSERT_CHUNK, count - 1]
+        assert [json.loads(session.get(Alert, ids[n]).payload_json)["n"] for n in picked] == picked  # type: ignore[union-attr]

@@ -11,6 +11,8 @@ transactions make savepoints unreliable as the first statement of a transaction)
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,10 +20,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from tracker.alerts import payload as body_of
-from tracker.alerts.subscriptions import configured_sinks, subscribed_sinks, unique
+from tracker.alerts.subscriptions import configured_sinks, list_subscriptions, matches, unique
 from tracker.config import Settings, get_settings
-from tracker.store.models import AISystem, Alert, AlertDelivery, Provider
+from tracker.store.models import AISystem, Alert, AlertDelivery, Provider, columns
 from tracker.store.types import utcnow
+
+IN_CHUNK = 500  # bound parameters per IN (...) list; far below every backend's limit
 
 KEY_MAX_CHARS = 128  # Alert.idempotency_key
 
@@ -34,19 +38,19 @@ def normalise_key(key: str) -> str:
     return f"{key[: KEY_MAX_CHARS - 33]}:{digest}"
 
 
-def _insert_alert(session: Session, values: dict[str, Any]) -> int | None:
-    dialect = session.get_bind().dialect.name
-    table = Alert.__table__  # type: ignore[attr-defined]
-    stmt: Any
-    if dialect == "postgresql":
-        stmt = postgresql.insert(table)
-    elif dialect == "sqlite":
-        stmt = sqlite.insert(table)
-    else:  # pragma: no cover - the tracker supports these two backends only
-        raise NotImplementedError(f"outbox insert not implemented for {dialect}")
-    stmt = stmt.values(**values).on_conflict_do_nothing(index_elements=["idempotency_key"])
-    new_id = session.execute(stmt.returning(table.c.id)).scalar_one_or_none()
-    return None if new_id is None else int(new_id)
+INSERT_CHUNK = 1000  # alerts per executed INSERT (SQLAlchemy splits it further to the backend's limits)
+
+
+@dataclass(frozen=True)
+class AlertRequest:
+    """One alert to enqueue: what ``enqueue`` takes, as a value (``enqueue_many`` takes many)."""
+
+    kind: str
+    idempotency_key: str
+    payload: dict[str, Any]
+    provider_id: int | None = None
+    system_id: int | None = None
+    regime_id: str | None = None
 
 
 def enqueue(session: Session, *, kind: str, idempotency_key: str, payload: dict[str, Any],
@@ -58,41 +62,116 @@ def enqueue(session: Session, *, kind: str, idempotency_key: str, payload: dict[
     fields (provider, system, status, training_flop, threshold, deadline, url, ...) and extras
     (``accession`` makes the link point at the filing); the rest is looked up or left null.
     """
-    if kind not in body_of.KINDS:
-        raise ValueError(f"unknown alert kind {kind!r}; expected one of {', '.join(body_of.KINDS)}")
-    settings = settings or get_settings()
-    key = normalise_key(idempotency_key)
-    system = session.get(AISystem, system_id) if system_id is not None else None
-    if provider_id is None and system is not None:
-        provider_id = system.provider_id
-    provider = session.get(Provider, provider_id) if provider_id is not None else None
-    created_at = utcnow()
-    alert_id = _insert_alert(session, {
-        "idempotency_key": key, "kind": kind, "provider_id": provider_id, "system_id": system_id,
-        "regime_id": regime_id, "payload_json": "{}", "created_at": created_at,
-    })
+    request = AlertRequest(kind=kind, idempotency_key=idempotency_key, payload=payload,
+                           provider_id=provider_id, system_id=system_id, regime_id=regime_id)
+    alert_id = enqueue_many(session, [request], settings)[0]
     if alert_id is None:
         return None
-    body = body_of.complete(
-        payload, alert_id=alert_id, kind=kind, idempotency_key=key,
-        provider=provider.slug if provider else None, system=system.name if system else None,
-        version=system.version if system else None, system_id=system_id, regime=regime_id,
-        base_url=settings.base_url, created_at=created_at,
-    )
-    # No session synchronisation: the ORM would otherwise scan every object in the session for
-    # each alert (quadratic over an evaluation's alerts); the row is refreshed below anyway.
-    session.execute(sa.update(Alert).where(Alert.id == alert_id)  # type: ignore[arg-type]
-                    .values(payload_json=body_of.encode(body))
-                    .execution_options(synchronize_session=False))
-    sinks = unique([
-        *configured_sinks(settings),
-        *subscribed_sinks(session, regime_id=regime_id,
-                          provider_slug=provider.slug if provider else None, system_id=system_id),
-    ])
-    for sink in sinks:
-        session.add(AlertDelivery(alert_id=alert_id, sink=sink, next_attempt_at=created_at))
-    session.flush()
     alert = session.get(Alert, alert_id)
     assert alert is not None  # inserted above, in this transaction
     session.refresh(alert)
     return alert
+
+
+def enqueue_many(session: Session, requests: Sequence[AlertRequest],
+                 settings: Settings | None = None) -> list[int | None]:
+    """``enqueue`` for many alerts at once: the new alert ids in the order of ``requests``, None
+    where the key was enqueued before (or earlier in ``requests``).
+
+    A first evaluation of a large registry raises an alert per crossing (tens of thousands at
+    10^5 systems); one at a time, each cost five statements and a session refresh (4 ms, 70% of
+    the evaluation). Here the statements are per batch: the systems and providers named, the
+    subscriptions, INSERT ... ON CONFLICT DO NOTHING RETURNING for the alerts, then the payloads
+    (which carry the new ids) and the deliveries, each executed for many rows at once.
+    """
+    for request in requests:
+        if request.kind not in body_of.KINDS:
+            raise ValueError(f"unknown alert kind {request.kind!r}; expected one of {', '.join(body_of.KINDS)}")
+    if not requests:
+        return []
+    settings = settings or get_settings()
+    session.flush()  # the look-ups below read the store, pending objects included
+    systems = _systems(session, {r.system_id for r in requests if r.system_id is not None})
+    provider_ids = [r.provider_id if r.provider_id is not None or r.system_id not in systems
+                    else systems[r.system_id][2] for r in requests]
+    slugs = _provider_slugs(session, {p for p in provider_ids if p is not None})
+    keys = [normalise_key(r.idempotency_key) for r in requests]
+    created_at = utcnow()
+    rows = {key: {"idempotency_key": key, "kind": r.kind, "provider_id": provider_id, "system_id": r.system_id,
+                  "regime_id": r.regime_id, "payload_json": "{}", "created_at": created_at}
+            for key, r, provider_id in zip(reversed(keys), reversed(requests), reversed(provider_ids), strict=True)}
+    new_ids = _insert_alerts(session, list(rows.values()))
+
+    ids: list[int | None] = []
+    payloads: list[dict[str, Any]] = []
+    deliveries: list[dict[str, Any]] = []
+    configured = configured_sinks(settings)
+    subscriptions = list_subscriptions(session)
+    for key, request, provider_id in zip(keys, requests, provider_ids, strict=True):
+        alert_id = new_ids.pop(key, None)  # popped: a key repeated in ``requests`` counts once
+        ids.append(alert_id)
+        if alert_id is None:
+            continue
+        system = systems.get(request.system_id) if request.system_id is not None else None
+        name, version = (system[0], system[1]) if system is not None else (None, None)
+        slug = slugs.get(provider_id) if provider_id is not None else None
+        body = body_of.complete(
+            request.payload, alert_id=alert_id, kind=request.kind, idempotency_key=key, provider=slug,
+            system=name, version=version, system_id=request.system_id, regime=request.regime_id,
+            base_url=settings.base_url, created_at=created_at,
+        )
+        payloads.append({"_id": alert_id, "_payload": body_of.encode(body)})
+        subscribed = [sub.sink for sub in subscriptions if matches(
+            sub, regime_id=request.regime_id, provider_slug=slug, system_id=request.system_id)]
+        deliveries += [{"alert_id": alert_id, "sink": sink, "status": "pending", "attempts": 0,
+                        "next_attempt_at": created_at} for sink in unique([*configured, *subscribed])]
+    alert_table = Alert.__table__  # type: ignore[attr-defined]
+    if payloads:
+        session.execute(sa.update(alert_table).where(alert_table.c.id == sa.bindparam("_id"))
+                        .values(payload_json=sa.bindparam("_payload")), payloads)
+    if deliveries:
+        session.execute(sa.insert(AlertDelivery.__table__), deliveries)  # type: ignore[attr-defined]
+    return ids
+
+
+def _insert_alerts(session: Session, rows: list[dict[str, Any]]) -> dict[str, int]:
+    """Insert the rows whose key is new; their ids by key."""
+    dialect = session.get_bind().dialect.name
+    table = Alert.__table__  # type: ignore[attr-defined]
+    insert: Any
+    if dialect == "postgresql":
+        insert = postgresql.insert
+    elif dialect == "sqlite":
+        insert = sqlite.insert
+    else:  # pragma: no cover - the tracker supports these two backends only
+        raise NotImplementedError(f"outbox insert not implemented for {dialect}")
+    # One statement, executed for many rows: SQLAlchemy batches it into multi-row VALUES
+    # ("insertmanyvalues") and compiles it once.
+    stmt = (insert(table).on_conflict_do_nothing(index_elements=["idempotency_key"])
+            .returning(table.c.id, table.c.idempotency_key))
+    ids: dict[str, int] = {}
+    for start in range(0, len(rows), INSERT_CHUNK):
+        returned = session.execute(stmt, rows[start:start + INSERT_CHUNK])
+        ids.update((str(key), int(alert_id)) for alert_id, key in returned)
+    return ids
+
+
+def _systems(session: Session, system_ids: set[int]) -> dict[int, tuple[str, str | None, int]]:
+    """Name, version and provider of each system named."""
+    s = columns(AISystem)
+    found: dict[int, tuple[str, str | None, int]] = {}
+    ordered = sorted(system_ids)
+    for start in range(0, len(ordered), IN_CHUNK):
+        query = sa.select(s.id, s.name, s.version, s.provider_id).where(s.id.in_(ordered[start:start + IN_CHUNK]))
+        found.update((int(i), (name, version, int(provider))) for i, name, version, provider in session.execute(query))
+    return found
+
+
+def _provider_slugs(session: Session, provider_ids: set[int]) -> dict[int, str]:
+    p = columns(Provider)
+    ordered = sorted(provider_ids)
+    slugs: dict[int, str] = {}
+    for start in range(0, len(ordered), IN_CHUNK):
+        query = sa.select(p.id, p.slug).where(p.id.in_(ordered[start:start + IN_CHUNK]))
+        slugs.update((int(i), str(slug)) for i, slug in session.execute(query))
+    return slugs

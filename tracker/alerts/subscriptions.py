@@ -56,13 +56,6 @@ def matches(sub: Subscription, *, regime_id: str | None, provider_slug: str | No
     return wanted is not None and sub.scope_value == wanted
 
 
-def subscribed_sinks(session: Session, *, regime_id: str | None, provider_slug: str | None,
-                     system_id: int | None) -> list[str]:
-    subs = session.exec(select(Subscription).order_by(col(Subscription.id))).all()
-    return [s.sink for s in subs
-            if matches(s, regime_id=regime_id, provider_slug=provider_slug, system_id=system_id)]
-
-
 def unique(sinks: Iterable[str]) -> list[str]:
     # One delivery per (alert, sink): the table's unique constraint, kept in order of appearance.
     return list(dict.fromkeys(sinks))

@@ -50,7 +50,7 @@ def record_discrepancies(session: Session, result: RegistryResult, subset: Subse
 
 
 def alert_open_discrepancies(session: Session, settings: Settings) -> int:
-    from tracker.alerts.outbox import enqueue
+    from tracker.alerts.outbox import AlertRequest, enqueue_many
 
     d, s, p, a = columns(Discrepancy), columns(AISystem), columns(Provider), columns(Alert)
     # Only discrepancies not alerted yet: the outbox would refuse the repeat anyway, but asking it
@@ -62,7 +62,7 @@ def alert_open_discrepancies(session: Session, settings: Settings) -> int:
         .join(p.id.table, p.id == s.provider_id)
         .where(d.is_open, ~sa.exists(alerted))
     ).all()
-    sent = 0
+    requests = []
     for disc, system, provider in rows:
         payload = {
             "provider": provider.slug,
@@ -73,9 +73,8 @@ def alert_open_discrepancies(session: Session, settings: Settings) -> int:
             "ratio": disc.ratio, "threshold": None, "deadline": None,
             "url": f"{settings.base_url}/systems/{system.id}",
         }
-        alert = enqueue(session, kind="discrepancy", idempotency_key=f"discrepancy:{disc.id}",
-                        payload=payload, provider_id=provider.id, system_id=system.id, settings=settings)
-        sent += alert is not None
-    return sent
+        requests.append(AlertRequest(kind="discrepancy", idempotency_key=f"discrepancy:{disc.id}",
+                                     payload=payload, provider_id=provider.id, system_id=system.id))
+    return sum(alert_id is not None for alert_id in enqueue_many(session, requests, settings))
 
 

@@ -111,7 +111,7 @@ def enqueue_flag_alerts(session: Session, alerting: pl.DataFrame, result: Regist
                          settings: Settings) -> int:
     if alerting.height == 0:
         return 0
-    from tracker.alerts.outbox import enqueue
+    from tracker.alerts.outbox import AlertRequest, enqueue_many
 
     names = result.systems.select("system_key", "provider", "provider_id", "name", "version")
     clusters = result.clusters.select(
@@ -119,7 +119,7 @@ def enqueue_flag_alerts(session: Session, alerting: pl.DataFrame, result: Regist
         pl.col("provider_id").alias("cluster_provider_id"))
     rows = (alerting.join(names, left_on="subject_key", right_on="system_key", how="left")
             .join(clusters, on="subject_key", how="left"))
-    sent = 0
+    requests = []
     for row in rows.iter_rows(named=True):
         is_system = row["subject_kind"] == "system"
         system_label = (f"{row['name']}@{row['version']}" if row["version"] else row["name"]) if is_system else None
@@ -137,11 +137,10 @@ def enqueue_flag_alerts(session: Session, alerting: pl.DataFrame, result: Regist
         }
         key = (f"flag:{row['subject_kind']}:{row['subject_id']}:{row['regime_id']}:{row['new_status']}:"
                f"{'projected' if row['new_projected'] else 'current'}:{row['changed_on']}")
-        alert = enqueue(session, kind="flag_change", idempotency_key=key, payload=payload,
-                        provider_id=row["provider_id"] if is_system else row["cluster_provider_id"],
-                        system_id=row["subject_id"] if is_system else None,
-                        regime_id=row["regime_id"], settings=settings)
-        sent += alert is not None
-    return sent
+        requests.append(AlertRequest(
+            kind="flag_change", idempotency_key=key, payload=payload,
+            provider_id=row["provider_id"] if is_system else row["cluster_provider_id"],
+            system_id=row["subject_id"] if is_system else None, regime_id=row["regime_id"]))
+    return sum(alert_id is not None for alert_id in enqueue_many(session, requests, settings))
 
 
