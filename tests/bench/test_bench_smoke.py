@@ -11,6 +11,7 @@ import pytest
 
 from bench import common, generate
 from bench import evaluate as evaluate_bench
+from bench import nightly as nightly_bench
 from bench import store as store_bench
 from tracker.registry.inputs import RUN_SCHEMA, SYSTEM_SCHEMA
 
@@ -79,6 +80,15 @@ def test_store_benchmark_runs_on_sqlite_and_writes_contract_json(bench_dirs: Pat
     store_bench.teardown(state)
     path = common.write_result("store", [_timed_entry(200, 0.3, 0.2)], store_bench.TARGET_RATIO, True)
     _check_document(path, "store")
+
+
+def test_nightly_runs_the_whole_evaluation_and_cleans_up(bench_dirs: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr("sys.argv", ["nightly", "--systems", "300", "--backend", "sqlite"])
+    nightly_bench.main()
+    out = capsys.readouterr().out
+    assert "run_evaluation:" in out and "evaluated 300 systems" in out
+    assert not (bench_dirs / "work" / "nightly").exists()
 
 
 def test_percentile_and_growth_helpers() -> None:
