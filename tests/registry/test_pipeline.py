@@ -13,7 +13,7 @@ from tracker.auth.scope import SYSTEM_SCOPE, Scope
 from tracker.registry.pipeline import run_evaluation
 from tracker.registry.report import report_from_db
 from tracker.store import audit
-from tracker.store.models import Alert, AlertDelivery, Estimate, Flag, FlagEvent, SystemStatus
+from tracker.store.models import Alert, AlertDelivery, Discrepancy, Estimate, Flag, FlagEvent, SystemStatus
 
 AS_OF = date(2026, 11, 27)
 
@@ -112,3 +112,26 @@ def test_each_systems_highest_status_is_kept_for_the_views(engine: Engine, llama
         summary = {s.system_id: s for s in session.exec(select(SystemStatus)).all()}
     assert summary[llama].status_rank == 4 and not summary[llama].projected  # above the EU threshold
     assert summary[small].status_rank == 1  # below everything it is evaluated under
+
+
+def test_a_reported_figure_far_from_the_estimate_opens_one_discrepancy(engine: Engine,
+                                                                       settings_env: object) -> None:
+    # Llama 3.1 405B's runs as filed, but with a reported figure a quarter of what they imply.
+    system_id = add_system_with_run(
+        engine, provider="meta", system="Llama 3.1 405B", accelerator="NVIDIA H100 SXM5",
+        chip_hours=30.84e6, precision="bf16", parameters=405e9, training_tokens=15.6e12,
+        reported_flop=1.0e25, end_date=date(2024, 7, 1),
+    )
+    first = run_evaluation(engine, AS_OF, actor="test")
+    again = run_evaluation(engine, AS_OF, actor="test")
+    assert (first.discrepancies, again.discrepancies) == (1, 0)
+    with Session(engine) as session:
+        found = session.exec(select(Discrepancy)).one()
+        assert (found.system_id, found.source, found.reported_flop, found.is_open) == (
+            system_id, "independent", 1.0e25, True)
+        # The independent figure: 6 x 405e9 x 15.6e12 = 3.8e25 and the hardware figure, reconciled.
+        assert 2.5e25 < found.other_flop < 5e25
+        assert found.ratio == pytest.approx(found.reported_flop / found.other_flop)
+        assert found.detected_at is not None
+        alerts = session.exec(select(Alert).where(Alert.kind == "discrepancy")).all()
+        assert [a.idempotency_key for a in alerts] == [f"discrepancy:{found.id}"]
