@@ -97,9 +97,11 @@ def enqueue_many(session: Session, requests: Sequence[AlertRequest],
     slugs = _provider_slugs(session, {p for p in provider_ids if p is not None})
     keys = [normalise_key(r.idempotency_key) for r in requests]
     created_at = utcnow()
-    rows = {key: {"idempotency_key": key, "kind": r.kind, "provider_id": provider_id, "system_id": r.system_id,
-                  "regime_id": r.regime_id, "payload_json": "{}", "created_at": created_at}
-            for key, r, provider_id in zip(reversed(keys), reversed(requests), reversed(provider_ids), strict=True)}
+    rows: dict[str, dict[str, Any]] = {}
+    for key, r, provider_id in zip(keys, requests, provider_ids, strict=True):
+        rows.setdefault(key, {"idempotency_key": key, "kind": r.kind, "provider_id": provider_id,
+                              "system_id": r.system_id, "regime_id": r.regime_id, "payload_json": "{}",
+                              "created_at": created_at})  # the first request of a key wins
     new_ids = _insert_alerts(session, list(rows.values()))
 
     ids: list[int | None] = []
