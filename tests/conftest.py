@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +27,9 @@ POSTGRES_ENV = "TRACKER_TEST_POSTGRES_URL"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 EPOCH_DIR = SHARED / "data" / "epoch"
+# Every test database's audit checkpoints go to one throwaway file, not the project's data/runtime.
+os.environ.setdefault("TRACKER_AUDIT_CHECKPOINT_PATH",
+                      str(Path(tempfile.mkdtemp(prefix="tracker-audit-")) / "audit-checkpoints.jsonl"))
 
 
 def postgres_url() -> str | None:

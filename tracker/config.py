@@ -46,6 +46,28 @@ class Settings(BaseSettings):
     public_data_path: Path | None = Field(None, description="Epoch AI models CSV refreshed daily")
     regimes_extra_path: Path | None = Field(None, description="custom regimes YAML added to the shipped ones")
     login_attempts_per_minute: int = Field(10, description="failed logins allowed per user and IP")
+    token_filings_per_minute: float = Field(20.0, description="API filings per token per minute (refill)")
+    token_filing_burst: int = Field(10, description="API filings a token may make at once")
+    provider_filings_per_minute: float = Field(60.0, description="API and portal filings per provider per minute")
+    provider_filing_burst: int = Field(20, description="API and portal filings a provider may make at once")
+    rejection_repeat_window_s: int = Field(3600, description="identical rejections within this share one alert")
+    max_concurrent_parses: int = Field(2, description="uploads parsed at once per server process; more get 503")
+    server_threads: int = Field(8, description="waitress worker threads")
+    registration_attachment_max_bytes: int = Field(5 * 1024 * 1024,
+                                                   description="cap on each file attached to a registration")
+    audit_key: str | None = Field(None, description="HMAC key of the audit chain (kept out of the database)")
+    audit_key_path: Path | None = Field(None, description="file holding the audit chain's HMAC key")
+    audit_checkpoint_path: Path = Field(RUNTIME_DIR / "audit-checkpoints.jsonl",
+                                        description="append-only copy of every audit checkpoint, outside the database")
+    audit_checkpoint_every: int = Field(1000, ge=1, description="audit entries between two checkpoints")
+    signing_key_path: Path | None = Field(None, description="Ed25519 certificate-signing key, PEM PKCS8 file")
+    signing_key: str | None = Field(None, description="the signing key itself: PEM, or base64 of the 32-byte seed")
+    issuer: str = Field("Compute Threshold Tracker", description="issuer named in registration certificates")
+    session_lifetime_hours: float = Field(12.0, gt=0, description="absolute lifetime of a signed-in session")
+    session_idle_minutes: float = Field(60.0, gt=0, description="a session unused this long is ended")
+    alert_log_dir: Path = Field(RUNTIME_DIR / "alert-logs", description="the only folder log: sinks may write in")
+    trusted_proxy_count: int = Field(0, ge=0, le=5,
+                                     description="reverse proxies in front whose X-Forwarded-* headers are trusted")
 
     @field_validator("database_url")
     @classmethod

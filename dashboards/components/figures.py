@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import html as html_lib
 import json
+import math
 from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
@@ -28,6 +29,35 @@ FONT = "Inter, system-ui, -apple-system, Segoe UI, Roboto, sans-serif"
 _flop_text = functools.lru_cache(maxsize=65_536)(format_flop)
 _interval_text = functools.lru_cache(maxsize=65_536)(format_interval)
 _escaped = functools.lru_cache(maxsize=65_536)(html_lib.escape)
+
+
+def _positive(value: Any) -> float | None:
+    """A figure a log axis can draw: finite and above zero; anything else (None, NaN, infinities,
+    zero, negatives: a hostile or broken record) is left out rather than failing the page."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) and number > 0 else None
+
+
+def _spread(central: float, bound: Any, upward: bool) -> float:
+    """An error bar's length from ``central`` to ``bound`` (zero when the bound is unusable)."""
+    edge = _positive(bound)
+    if edge is None:
+        return 0.0
+    length = edge - central if upward else central - edge
+    return length if math.isfinite(length) and length > 0 else 0.0
+
+
+def _shifted(day: date, days: int) -> date:
+    """``day`` moved by ``days``, held at the calendar's ends (year 1 or 9999 once overflowed here)."""
+    try:
+        return day + timedelta(days=days)
+    except OverflowError:
+        return date.max if days > 0 else date.min
 
 
 def _base_layout(fig: go.Figure, y_title: str) -> go.Figure:
@@ -61,8 +91,10 @@ def compute_scatter(points: Sequence[dict[str, Any]], thresholds: Sequence[dict[
     element of every array it is given, which for the 5,000-odd points of a large registry took
     about 400 ms per render, ten times the queries behind it."""
     data: list[dict[str, Any]] = []
+    drawable = [{**p, "central": central} for p in points
+                if isinstance(p.get("date"), date) and (central := _positive(p.get("central"))) is not None]
     for status in STATUS_ORDER:
-        group = [p for p in points if p["status"] == status and p["date"] is not None]
+        group = [p for p in drawable if p.get("status", "unknown") == status]
         if not group:
             continue
         data.append({
@@ -70,23 +102,26 @@ def compute_scatter(points: Sequence[dict[str, Any]], thresholds: Sequence[dict[
             "x": [p["date"].isoformat() for p in group], "y": [p["central"] for p in group],
             "marker": {"color": STATUS_COLOURS[status], "size": 9, "line": {"width": 1, "color": "white"}},
             "error_y": {"type": "data", "symmetric": False, "color": STATUS_COLOURS[status], "thickness": 1.2,
-                        "array": [(p["high"] or p["central"]) - p["central"] for p in group],
-                        "arrayminus": [p["central"] - (p["low"] or p["central"]) for p in group]},
-            "customdata": [[_escaped(f"{p['name']} {p['version'] or ''}".strip()),
-                            _escaped(p["provider"]), ", ".join(p["methods"]) or "—",
-                            p["confidence"] or "—", _flop_text(p["central"]),
-                            _interval_text(p["low"], p["high"]), p["id"]] for p in group],
+                        "array": [_spread(p["central"], p.get("high"), upward=True) for p in group],
+                        "arrayminus": [_spread(p["central"], p.get("low"), upward=False) for p in group]},
+            "customdata": [[_escaped(f"{p['name']} {p.get('version') or ''}".strip()),
+                            _escaped(str(p.get("provider") or "")), ", ".join(p.get("methods") or []) or "—",
+                            p.get("confidence") or "—", _flop_text(p["central"]),
+                            _interval_text(_positive(p.get("low")), _positive(p.get("high"))), p["id"]]
+                           for p in group],
             "hovertemplate": ("<b>%{customdata[0]}</b><br>provider: %{customdata[1]}<br>"
                               "training compute: %{customdata[4]}<br>90% interval: %{customdata[5]}<br>"
                               "methods: %{customdata[2]}<br>confidence: %{customdata[3]}<extra></extra>"),
         })
-    dates = [p["date"] for p in points if p["date"] is not None]
-    start = min(dates, default=date.today() - timedelta(days=3 * 365)) - timedelta(days=60)
-    end = max(dates, default=date.today()) + timedelta(days=60)
+    dates = [p["date"] for p in drawable]
+    start = _shifted(min(dates, default=_shifted(date.today(), -3 * 365)), -60)
+    end = _shifted(max(dates, default=date.today()), 60)
     # One line per distinct threshold, naming every regime drawn at that level.
     levels: dict[float, list[str]] = {}
     for line in thresholds:
-        levels.setdefault(float(line["threshold"]), []).append(str(line["id"]))
+        level = _positive(line.get("threshold"))
+        if level is not None:
+            levels.setdefault(level, []).append(str(line["id"]))
     for i, (level, ids) in enumerate(sorted(levels.items())):
         shown = ", ".join(ids[:3]) + (f" +{len(ids) - 3} more" if len(ids) > 3 else "")
         data.append({
@@ -107,7 +142,8 @@ def inference_lines(series: Sequence[dict[str, Any]]) -> dict[str, Any]:
         data.append({
             "type": "scatter", "mode": "lines+markers", "name": label,
             "x": [p["at"].isoformat() if isinstance(p["at"], date) else p["at"] for p in s["points"]],
-            "y": [p["central"] for p in s["points"]], "customdata": [format_flop(p["central"]) for p in s["points"]],
+            "y": [_positive(p["central"]) for p in s["points"]],
+            "customdata": [format_flop(p["central"]) for p in s["points"]],
             "hovertemplate": f"<b>{label}</b><br>period ending %{{x|%Y-%m-%d}}: %{{customdata}}<extra></extra>",
         })
     return {"data": data,
@@ -119,13 +155,15 @@ def method_comparison(per_method: Sequence[dict[str, Any]], combined: dict[str, 
     rows = [*per_method]
     if combined and combined.get("central"):
         rows.append({"method": "combined", **{k: combined.get(k) for k in ("central", "low", "high")}})
+    rows = [{**r, "central": central} for r in rows if (central := _positive(r.get("central"))) is not None]
     fig = go.Figure(go.Scatter(
         x=[r["central"] for r in rows], y=[r["method"] for r in rows], mode="markers",
         marker={"size": 11, "color": ["#101828" if r["method"] == "combined" else "#1570ef" for r in rows]},
         error_x={"type": "data", "symmetric": False,
-                 "array": [(r["high"] or r["central"]) - r["central"] for r in rows],
-                 "arrayminus": [r["central"] - (r["low"] or r["central"]) for r in rows]},
-        customdata=[[format_flop(r["central"]), format_interval(r["low"], r["high"])] for r in rows],
+                 "array": [_spread(r["central"], r.get("high"), upward=True) for r in rows],
+                 "arrayminus": [_spread(r["central"], r.get("low"), upward=False) for r in rows]},
+        customdata=[[format_flop(r["central"]), format_interval(_positive(r.get("low")), _positive(r.get("high")))]
+                    for r in rows],
         hovertemplate="%{y}: %{customdata[0]}<br>90%: %{customdata[1]}<extra></extra>",
     ))
     fig.update_layout(template="plotly_white", font={"family": FONT, "size": 13}, height=80 + 45 * len(rows),

@@ -13,7 +13,7 @@ from dashboards.components.formatting import card, empty_state, link, table, whe
 def receipt_view(receipt: Mapping[str, Any]) -> html.Section:
     counts = receipt.get("counts") or {}
     accession = receipt.get("accession")
-    rows = [
+    rows: list[list[Any]] = [
         ["Accession", link(accession, f"/filings/{accession}") if accession else "—"],
         ["Status", "accepted (already filed: this is the first receipt)" if receipt.get("duplicate")
          else str(receipt.get("status", "accepted"))],
@@ -23,6 +23,9 @@ def receipt_view(receipt: Mapping[str, Any]) -> html.Section:
         ["Superseded", counts.get("superseded", receipt.get("superseded_count", "—"))],
         ["Filed", f"{when(receipt.get('filed_at'))} by {receipt.get('filed_by') or '—'}"],
     ]
+    if receipt.get("superseded_by"):  # re-filed bytes of a filing amended since
+        rows.append(["Superseded by", html.Span([link(a, f"/filings/{a}") for a in receipt["superseded_by"]])])
+        rows.append(["Note", receipt.get("note") or "This filing is no longer current."])
     return card("Receipt", table(["", ""], rows, class_name="kv", table_id="receipt"), class_name="success")
 
 

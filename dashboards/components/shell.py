@@ -11,6 +11,7 @@ from werkzeug.exceptions import Unauthorized
 from tracker.auth.scope import Scope
 from tracker.web.auth import csrf_token, current_scope
 
+ANONYMOUS = "anonymous"  # a visitor who is not signed in: sees the public register's link only
 # (label, path, roles that see the link)
 NAV = (
     ("Overview", "/", ("regulator", "admin", "provider")),
@@ -19,7 +20,11 @@ NAV = (
     ("Filings", "/filings", ("regulator", "admin", "provider")),
     ("Regimes", "/regimes", ("regulator", "admin", "provider")),
     ("Provider portal", "/portal", ("provider",)),
+    ("Registrations", "/my-registrations", ("provider",)),
+    ("Review queue", "/registrations", ("regulator", "admin")),
+    ("Public register", "/register", ("regulator", "admin", "provider", ANONYMOUS)),
     ("Admin", "/admin", ("admin",)),
+    ("Regime thresholds", "/regime-thresholds", ("admin",)),
 )
 
 
@@ -32,7 +37,7 @@ def _scope_or_none() -> Scope | None:
 
 def shell() -> Any:
     scope = _scope_or_none()
-    role = scope.role if scope else None
+    role = scope.role if scope else ANONYMOUS
     links = [dcc.Link(label, href=path, className="nav-link") for label, path, roles in NAV if role in roles]
     account = html.Div([
         html.Span(f"{scope.actor} · {scope.role}", className="whoami", id="whoami"),

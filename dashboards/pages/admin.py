@@ -1,4 +1,9 @@
-"""Administration: accounts and alert sinks (administrators only; checked in every callback)."""
+"""Administration: accounts and alert sinks (administrators only; checked in every callback).
+
+Account changes (disable, enable, role, password reset) are audited and end every session of the
+account they touch (tracker/auth/users.py). The role check runs on the server in each callback:
+the page's layout is not what protects them, since any signed-in user can post a callback.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +13,18 @@ import dash
 from dash import ALL, Input, Output, State, callback, dcc, html, no_update
 
 from dashboards.components.formatting import card, empty_state, error_message, page_header, table, when
+from tracker.auth import users as accounts
 from tracker.auth.passwords import WeakPasswordError
 from tracker.auth.scope import ROLES, Scope
 from tracker.auth.users import UserError, create_user, list_users
 from tracker.store import queries
 from tracker.store.models import Subscription
-from tracker.web.auth import current_scope, db_session
+from tracker.web.auth import current_scope, db_session, settings
 
 dash.register_page(__name__, path="/admin", name="Admin", title="Admin · Compute threshold tracker", order=6)
 ADMIN_ONLY = "This page is for administrator accounts."
+ACCOUNT_ACTIONS = {"disable": "Disable", "enable": "Enable", "set_role": "Change role",
+                   "reset_password": "Reset password"}
 
 
 def layout(**_: Any) -> html.Div:
@@ -36,8 +44,21 @@ def layout(**_: Any) -> html.Div:
                        html.Button("Add account", id="add-user", className="button primary")],
                       className="inline-form"),
              html.Div(id="user-result", role="status"), html.Div(_users(scope), id="users")),
+        card("Change an account",
+             html.P("Each change is audited and signs the account out everywhere.", className="muted"),
+             html.Div([dcc.Input(id="manage-username", placeholder="username"),
+                       dcc.Dropdown(id="manage-action", options=[{"label": label, "value": value}
+                                                                 for value, label in ACCOUNT_ACTIONS.items()],
+                                    value="disable", clearable=False),
+                       dcc.Dropdown(id="manage-role", options=list(ROLES), placeholder="new role"),
+                       dcc.Dropdown(id="manage-provider", placeholder="provider (provider accounts)",
+                                    options=[{"label": p["slug"], "value": p["slug"]} for p in providers]),
+                       dcc.Input(id="manage-password", type="password", placeholder="new password (12+ characters)"),
+                       html.Button("Apply", id="manage-user", className="button primary")],
+                      className="inline-form"),
+             html.Div(id="manage-result", role="status")),
         card("Alert sinks",
-             html.Div([dcc.Input(id="new-sink", placeholder="webhook:https://… or email:… or log:/path"),
+             html.Div([dcc.Input(id="new-sink", placeholder="webhook:https://… or email:… or log:alerts.jsonl"),
                        dcc.Dropdown(id="new-sink-scope", options=["all", "regime", "provider", "system"],
                                     value="all", clearable=False),
                        dcc.Input(id="new-sink-value", placeholder="regime id, provider slug or system id"),
@@ -100,7 +121,7 @@ def sinks(_add: int | None, remove: list[int | None], sink: str | None, scope_ki
         with db_session() as session:
             if trigger == "add-sink":
                 subscribe(session, (sink or "").strip(), scope_kind=scope_kind or "all",
-                          scope_value=(scope_value or "").strip() or None, actor=scope.actor)
+                          scope_value=(scope_value or "").strip() or None, actor=scope.actor, settings=settings())
                 message = "Sink added."
             elif isinstance(trigger, dict) and any(remove or []):
                 row = session.get(Subscription, int(trigger["sink"]))
@@ -115,3 +136,43 @@ def sinks(_add: int | None, remove: list[int | None], sink: str | None, scope_ki
     except ValueError as exc:
         return error_message(str(exc)), no_update
     return html.Div(message, className="notice"), _sinks(scope)
+
+
+def _text(value: Any) -> str:
+    # Callback inputs are whatever the client posts: anything but a string counts as empty.
+    return value.strip() if isinstance(value, str) else ""
+
+
+@callback(Output("manage-result", "children"), Output("users", "children", allow_duplicate=True),
+          Input("manage-user", "n_clicks"), State("manage-username", "value"), State("manage-action", "value"),
+          State("manage-role", "value"), State("manage-provider", "value"), State("manage-password", "value"),
+          prevent_initial_call=True)
+def manage_user(_: int | None, username: Any, action: Any, role: Any, provider: Any,
+                password: Any) -> tuple[Any, Any]:
+    scope = current_scope()
+    if scope.role != "admin":
+        return error_message(ADMIN_ONLY), no_update
+    name = _text(username)
+    if not name:
+        return error_message("Username: enter the account to change."), no_update
+    try:
+        with db_session() as session:
+            if action == "disable":
+                accounts.set_disabled(session, username=name, disabled=True, actor=scope.actor)
+            elif action == "enable":
+                accounts.set_disabled(session, username=name, disabled=False, actor=scope.actor)
+            elif action == "set_role":
+                new_role = _text(role)
+                accounts.set_role(session, username=name, role=new_role,
+                                  provider_slug=_text(provider) or None if new_role == "provider" else None,
+                                  actor=scope.actor)
+            elif action == "reset_password":
+                accounts.reset_password(session, username=name, password=password if isinstance(password, str)
+                                        else "", actor=scope.actor)
+            else:
+                return error_message(f"Action: choose one of {', '.join(ACCOUNT_ACTIONS.values())}."), no_update
+    except (UserError, WeakPasswordError) as exc:
+        return error_message(f"{ACCOUNT_ACTIONS[action]}: {exc}."), no_update
+    done = {"disable": "disabled", "enable": "enabled", "set_role": "given a new role",
+            "reset_password": "given a new password"}[action]
+    return html.Div(f"Account {name} {done}; its sessions have ended.", className="notice"), _users(scope)

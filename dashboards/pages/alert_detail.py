@@ -8,7 +8,8 @@ import dash
 from dash import Input, Output, callback, html
 
 from dashboards.components import alerts as alert_views
-from dashboards.components.formatting import card, error_message, link, page_header, table
+from dashboards.components import inputs
+from dashboards.components.formatting import card, error_message, link, page_header, table, when
 from tracker.store import queries
 from tracker.web.auth import current_scope, db_session
 
@@ -30,8 +31,8 @@ def _find(alert_id: int) -> dict[str, Any] | None:
 def layout(alert_id: str | None = None, **_: Any) -> html.Div:
     scope = current_scope()
     try:
-        aid = int(alert_id or "")
-    except ValueError:
+        aid = inputs.record_id(alert_id, "alert_id")
+    except inputs.BadInput:
         return html.Div([page_header("Alert"), error_message(NOT_VISIBLE)])
     alert = _find(aid)
     if alert is None:
@@ -42,8 +43,21 @@ def layout(alert_id: str | None = None, **_: Any) -> html.Div:
     return html.Div([
         page_header(f"Alert #{aid}", alert["kind"]),
         card(None, table([*alert_views.HEADERS, "Acknowledge" if is_open else "Acknowledged"], rows)),
+        _repeats(scope, aid),
         html.Div(id="alert-ack-result", role="status"),
     ])
+
+
+def _repeats(scope: Any, alert_id: int) -> Any:
+    """A rejection filed again with the same bytes and problems raises no new alert: say how often."""
+    with db_session() as session:
+        repeats = queries.rejection_repeats(session, scope, alert_id)
+    if repeats is None or repeats["count"] < 2:
+        return None
+    last = repeats["last_accession"]
+    return html.P(["The same file was rejected for the same problems ", html.Strong(f"{repeats['count']:,} times"),
+                   " in all; the last attempt, ", link(last, f"/filings/{last}"), f", on {when(repeats['last_at'])}."],
+                  className="notice", id="alert-repeats")
 
 
 @callback(Output("alert-ack-result", "children"), Input({"type": "ack-one", "alert": dash.ALL}, "n_clicks"),
@@ -53,5 +67,6 @@ def acknowledge(clicks: list[int | None]) -> Any:
     if not isinstance(trigger, dict) or not any(clicks or []):
         return dash.no_update
     with db_session() as session:
-        message = alert_views.acknowledge_in_scope(session, current_scope(), int(trigger["alert"]))
+        message = alert_views.acknowledge_in_scope(session, current_scope(),
+                                                   inputs.record_id(trigger.get("alert"), "ack-one.alert"))
     return html.Div(message, className="notice")

@@ -8,6 +8,7 @@ import dash
 from dash import ALL, Input, Output, callback, dcc, html, no_update
 
 from dashboards.components import alerts as alert_views
+from dashboards.components import inputs
 from dashboards.components.formatting import card, empty_state, link, page_header, status_badge, table, when
 from tracker.store import queries
 from tracker.web.auth import current_scope, db_session
@@ -59,5 +60,5 @@ def acknowledge(clicks: list[int | None]) -> tuple[Any, Any]:
         return no_update, no_update  # buttons appearing after a re-render are not clicks
     scope = current_scope()
     with db_session() as session:
-        message = alert_views.acknowledge_in_scope(session, scope, int(trigger["alert"]))
+        message = alert_views.acknowledge_in_scope(session, scope, inputs.record_id(trigger.get("alert"), "ack.alert"))
     return _content(), html.Div(message, className="notice")

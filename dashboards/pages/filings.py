@@ -7,7 +7,8 @@ from typing import Any
 import dash
 from dash import Input, Output, callback, dcc, html
 
-from dashboards.components.formatting import card, empty_state, link, page_header, table, when
+from dashboards.components import inputs
+from dashboards.components.formatting import card, empty_state, error_message, link, page_header, table, when
 from tracker.store import queries
 from tracker.web.auth import current_scope, db_session
 
@@ -30,10 +31,17 @@ def layout(**_: Any) -> html.Div:
     ])
 
 
+FILING_STATUSES = ("accepted", "rejected")
+
+
 @callback(Output("filings-table", "children"), Input("filings-status", "value"), Input("filings-page", "value"))
 def refresh(status: str | None, page: int | None) -> Any:
     scope = current_scope()
-    page = max(int(page or 1), 1)
+    try:  # typed by a person into the page box: said on the page, not as an error response
+        page = inputs.page_number(page, "filings-page")
+    except inputs.BadInput:
+        return error_message(f"That is not a page number; expected a whole number from 1 to {inputs.MAX_PAGE:,}.")
+    status = inputs.choice(status, "filings-status", FILING_STATUSES)
     with db_session() as session:
         rows, total = queries.list_filings(session, scope, status=status or None, limit=PAGE_ROWS,
                                            offset=(page - 1) * PAGE_ROWS)

@@ -8,7 +8,7 @@ from typing import Any
 import dash
 from dash import Input, Output, callback, dcc, html
 
-from dashboards.components import cache, figures
+from dashboards.components import cache, figures, inputs
 from dashboards.components.formatting import STATUS_LABELS, card, empty_state, page_header, stat
 from tracker.store import queries
 from tracker.web.auth import current_scope, db_session, settings
@@ -80,11 +80,11 @@ def _stats(counts: dict[str, Any]) -> list[Any]:
 def refresh(regime_id: str | None, provider_ids: list[int] | None, statuses: list[str] | None,
             start: str | None, end: str | None) -> tuple[Any, ...]:
     scope = current_scope()  # from the session, never from the inputs above
-    providers = tuple(sorted(int(p) for p in provider_ids or []))
+    providers = inputs.id_list(provider_ids, "ov-provider")
+    regime_id = inputs.optional_text(regime_id, "ov-regime", max_chars=80)
     filters = queries.ScatterFilters(
-        regime_id=regime_id or None, provider_ids=providers, statuses=tuple(statuses or ()),
-        date_from=date.fromisoformat(start[:10]) if start else None,
-        date_to=date.fromisoformat(end[:10]) if end else None)
+        regime_id=regime_id, provider_ids=providers, statuses=inputs.text_list(statuses, "ov-status"),
+        date_from=inputs.iso_date(start, "ov-dates.start_date"), date_to=inputs.iso_date(end, "ov-dates.end_date"))
     # Shared by every viewer with the same visibility and filters for the cache's 30 seconds: with
     # 100,000 systems these three queries cost about half a second together.
     key = ("overview_figures", settings().database_url, cache.scope_key(scope), filters)

@@ -6,11 +6,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from contextlib import nullcontext
 from typing import Any
 
 import dash
 from dash import ALL, Input, Output, State, callback, dcc, html, no_update
 
+from dashboards.components import inputs
 from dashboards.components.filings import errors_view, receipt_view
 from dashboards.components.formatting import (
     card,
@@ -27,6 +29,7 @@ from tracker.auth.scope import Scope
 from tracker.config import PROJECT_ROOT
 from tracker.store import queries
 from tracker.store.db import get_engine
+from tracker.text import clean_name
 from tracker.web.auth import current_scope, current_user_id, db_session, settings
 
 dash.register_page(__name__, path="/portal", name="Provider portal", title="Portal · Compute threshold tracker",
@@ -121,6 +124,8 @@ def _tokens_card(scope: Scope) -> html.Section:
 @callback(Output("portal-result", "children"), Input("portal-upload", "contents"),
           State("portal-upload", "filename"), State("portal-kind", "value"), prevent_initial_call=True)
 def upload(contents: str | None, filename: str | None, kind: str | None) -> Any:
+    from tracker.filing.admission import RETRY_AFTER_S, needs_slot, parse_slots
+    from tracker.filing.ratelimit import filing_rates, retry_after_header, take
     from tracker.filing.service import FilingError, file_disclosure
 
     scope = current_scope()
@@ -129,15 +134,29 @@ def upload(contents: str | None, filename: str | None, kind: str | None) -> Any:
         return error_message(NOT_PROVIDER)
     if not contents:
         return no_update
+    # The file arrives base64-encoded (4 characters per 3 bytes) behind a short data-URL prefix.
+    contents = inputs.optional_text(contents, "portal-upload.contents",
+                                    max_chars=4 * settings().max_upload_bytes // 3 + 1024) or ""
+    filename = inputs.optional_text(filename, "portal-upload.filename", max_chars=1000)
+    kind = inputs.optional_text(kind, "portal-kind", max_chars=64)
     try:
         content = base64.b64decode(contents.split(",", 1)[1], validate=True)
     except (IndexError, ValueError, binascii.Error):
         return error_message("The browser sent the file in a form we could not read. Please choose it again.")
+    engine = get_engine(settings().database_url)
+    wait = take(engine, filing_rates(settings(), token_prefix=None, provider_id=provider["id"]))
+    if wait > 0:
+        return error_message(f"Your organisation has filed many files in a short time. Nothing was stored: "
+                             f"please file this one again in {retry_after_header(wait)} seconds.")
     try:
-        outcome = file_disclosure(get_engine(settings().database_url), content=content,
-                                  filename=filename or "upload", kind=kind or None,
-                                  provider_slug=provider["slug"], filed_by=scope.actor, channel="portal",
-                                  create_provider=False)
+        slots = parse_slots(settings().max_concurrent_parses)
+        with slots.held() if needs_slot(content, filename or "upload") else nullcontext(True) as admitted:
+            if not admitted:
+                return error_message("The server is checking as many files as it can at once. Nothing was "
+                                     f"stored: please file this one again in {RETRY_AFTER_S} seconds.")
+            outcome = file_disclosure(engine, content=content, filename=filename or "upload", kind=kind or None,
+                                      provider_slug=provider["slug"], filed_by=scope.actor, channel="portal",
+                                      create_provider=False)
     except FilingError as exc:
         return error_message(str(exc))
     result = outcome.to_dict()
@@ -180,15 +199,20 @@ def tokens(create: int | None, revoke: list[int | None], name: str | None) -> tu
     message: Any = no_update
     with db_session() as session:
         if trigger == "token-create" and create:
+            name = inputs.optional_text(name, "token-name", max_chars=120)
             if not (name or "").strip():
                 return error_message("Give the token a name so you can tell it apart later."), no_update
+            try:
+                name = clean_name(name or "", "the token name")
+            except ValueError as exc:
+                return error_message(f"{str(exc)[0].upper()}{str(exc)[1:]}."), no_update
             plaintext, _ = create_token(session, user_id=current_user_id(), provider_id=provider["id"],
-                                        name=(name or "").strip(), actor=scope.actor)
+                                        name=name, actor=scope.actor)
             message = html.Div([html.P("Copy this token now: it is shown only once."),
                                 html.Code(plaintext, id="token-plaintext")], className="notice")
         elif isinstance(trigger, dict) and any(revoke or []):
             try:
-                revoke_token(session, int(trigger["token"]), scope=scope)
+                revoke_token(session, inputs.record_id(trigger.get("token"), "revoke-token.token"), scope=scope)
             except (LookupError, PermissionError):
                 return error_message("There is no token with this id that your account can revoke."), no_update
             message = html.Div("Token revoked.", className="notice")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from typing import Any
 
 import dash
 from dash import dcc, html
 
-from dashboards.components import figures
+from dashboards.components import figures, inputs
 from dashboards.components.formatting import (
     card,
     empty_state,
@@ -35,8 +36,8 @@ NOT_VISIBLE = "There is no system with this id that your account can see."
 def layout(system_id: str | None = None, **_: Any) -> html.Div:
     scope = current_scope()
     try:
-        sid = int(system_id or "")
-    except ValueError:
+        sid = inputs.record_id(system_id, "system_id")
+    except inputs.BadInput:
         return html.Div([page_header("System"), error_message("That is not a system id. Open a system "
                                                                   "from the Systems page.")])
     with db_session() as session:
@@ -112,16 +113,29 @@ def _obligations(flags: list[dict[str, Any]]) -> html.Section:
         deadline = f["deadline"]
         overdue = deadline is not None and deadline < today and f["notified_at"] is None \
             and f["status"] in queries.CROSSING
-        rows.append([link(f["regime_id"], "/regimes"), status_badge(f["status"], f["projected"]),
+        rows.append([link(f["regime_id"], "/regimes"),
+                     html.Span([status_badge(f["status"], f["projected"]), *_conditional_note(f)]),
                      format_metric(f["value_central"], f.get("metric")), format_metric(f["threshold"], f.get("metric")),
                      f["obligation"] or "—", when(f.get("crossed_on")),
                      html.Span(when(deadline) + (" (overdue)" if overdue else ""),
                                className="danger-text" if overdue else ""),
-                     when(f["notified_at"])])
+                     when(f["notified_at"]), (None if f.get("masked") else f.get("tier")) or "—"])
     return card("Flags and obligations", table(
         ["Regime", "Status", "Value", "Threshold", "Obligation", "Crossed (projected: expected)", "Deadline",
-         "Notified"], rows,
+         "Notified", "Tier"], rows,
         table_id="flags-table"))
+
+
+def _conditional_note(flag: dict[str, Any]) -> list[Any]:
+    """A crossing that still needs conditions compute does not settle: which ones (the provider
+    settles them by filing kind system_conditions)."""
+    if not flag.get("conditional") or flag.get("masked"):  # a masked flag's crossing is not to be told
+        return []
+    try:
+        open_conditions = json.loads(flag.get("unheld_conditions") or "[]")
+    except ValueError:
+        open_conditions = []
+    return [html.Div("conditional: " + "; ".join(str(c) for c in open_conditions), className="muted conditional")]
 
 
 def _timeline(events: list[dict[str, Any]]) -> html.Section:

@@ -14,6 +14,7 @@ import dash
 import dash_ag_grid as dag
 from dash import Input, Output, State, callback, dcc, html, no_update
 
+from dashboards.components import inputs
 from dashboards.components.formatting import STATUS_LABELS, card, page_header, when
 from tracker import export
 from tracker.store import queries
@@ -43,6 +44,9 @@ COLUMNS = [
      "width": 180},
     {"headerName": "Status", "field": "status_text", "colId": "status", **TEXT, "width": 150,
      "headerTooltip": "highest status under any regime: above, likely above, likely below, below"},
+    {"headerName": "Conditions and tiers", "field": "flag_notes", "tooltipField": "flag_notes", "sortable": False,
+     "width": 380,
+     "headerTooltip": "crossings still conditional on what compute does not settle, and each regime's tier"},
 ]
 EXPORT_COLUMNS = [
     ("id", "id"), ("provider", "provider"), ("name", "system"), ("version", "version"),
@@ -90,6 +94,7 @@ def _display(row: dict[str, Any]) -> dict[str, Any]:
 def rows(request: dict[str, Any] | None) -> tuple[Any, Any]:
     if not request:
         return no_update, no_update
+    request = inputs.grid_request(request)
     scope = current_scope()
     with db_session() as session:
         page, total = queries.systems_page(session, scope, request.get("startRow", 0),
@@ -100,16 +105,16 @@ def rows(request: dict[str, Any] | None) -> tuple[Any, Any]:
 
 @callback(Output("sys-nav", "href"), Input("systems-grid", "selectedRows"), prevent_initial_call=True)
 def open_system(selected: list[dict[str, Any]] | None) -> Any:
-    if not selected or not isinstance(selected, list) or "id" not in selected[0]:
+    if not selected or not isinstance(selected, list) or not isinstance(selected[0], dict) or "id" not in selected[0]:
         return no_update
-    return f"/systems/{int(selected[0]['id'])}"
+    return f"/systems/{inputs.record_id(selected[0]['id'], 'selectedRows.id')}"
 
 
 @callback(Output("sys-download", "data"), Input("sys-export-csv", "n_clicks"), Input("sys-export-xlsx", "n_clicks"),
           State("systems-grid", "getRowsRequest"), prevent_initial_call=True)
 def export_view(_csv: int | None, _xlsx: int | None, request: dict[str, Any] | None) -> Any:
     scope = current_scope()
-    request = request or {}
+    request = inputs.grid_request(request or {})
     with db_session() as session:
         data = queries.systems_export(session, scope, request.get("sortModel") or [],
                                       request.get("filterModel") or {})

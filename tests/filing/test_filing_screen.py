@@ -275,6 +275,12 @@ BAD_CELLS = [
     ("period_start", ""), ("period_start", "2025-02-30"), ("period_start", "01/02/2025"),
     ("period_start", "2025-1-01"), ("period_start", "2025-01-01 10:00:00"), ("period_end", "2024-12-01"),
     ("accelerator", "Z9000"), ("accelerator", "a" * 129), ("segment", "s" * 201),
+    # Implausible dates (issue 15): outside 1950-01-01 to 2099-12-31.
+    ("period_start", "0001-01-01"), ("period_start", "1949-12-31"), ("period_end", "9999-12-31"),
+    ("period_end", "2100-01-01"),
+    # Characters that do not show (issue 15: look-alike names), in every text column of the kind.
+    ("system", "sys\u202e-6"), ("system", "sys-6\x00"), ("version", "2\u200b"), ("accelerator", "H100\u200d"),
+    ("segment", "seg\u200b-6"), ("segment", "seg-6\x1b"), ("segment", "\u2066seg-6"),
 ]
 
 
@@ -325,6 +331,12 @@ ROW_CASES: dict[str, Callable[[list[list[str]]], None]] = {
     "a repeat with a blank version": _repeat(6, version="  "),
     "two spellings of one system": lambda r: r[5].__setitem__(0, " sys-1"),
     "a blank line": lambda r: r.insert(3, [""] * 12),
+    # Text is compared in NFC: the same segment or system typed decomposed is the same one.
+    "a repeat with a decomposed segment": lambda r: (r[6].__setitem__(11, "r\u00e9gion"),
+                                                     _repeat(6, segment="re\u0301gion")(r)),
+    "two spellings of one system in NFC": lambda r: (r[5].__setitem__(0, "syst\u00e8me"),
+                                                     r[9].__setitem__(0, "syste\u0300me")),
+    "a segment with an accent, valid": lambda r: r[6].__setitem__(11, "r\u00e9gion/\u6771\u4eac"),
 }
 
 

@@ -94,8 +94,16 @@ def test_usage_supersedes_by_system_and_period_and_clusters_by_id(engine: Engine
             ComputeCluster.is_current == True)).all()] == [16.0]  # noqa: E712
 
 
-def test_base_systems_resolve_in_file_then_provider_then_anyone(engine: Engine) -> None:
+def _publish(engine: Engine, provider: str, reference: str) -> None:
+    from tracker.filing.systems import publish_figures
+
+    with Session(engine) as session, session.begin():
+        publish_figures(session, provider_slug=provider, reference=reference, actor="tester")
+
+
+def test_base_systems_resolve_in_file_then_provider_then_public(engine: Engine) -> None:
     file(engine, b"system,version,run_id,reported_flop\nbase,1,b1,1e24\n", provider="meta")
+    _publish(engine, "meta", "base@1")  # another provider's system is a base only once its figures are public
     file(engine, b"system,version,run_id,reported_flop\nmine,,m1,1e23\n")
     runs = b"system,run_id,base_system,reported_flop\n" \
            b"chat,c1,base@1,1e21\n" \
@@ -110,6 +118,7 @@ def test_base_systems_resolve_in_file_then_provider_then_anyone(engine: Engine) 
         assert systems["tuned"].base_system_id == systems["mine"].id
         assert systems["deriv"].base_system_id == systems["local"].id
     file(engine, b"system,version,run_id,reported_flop\nbase,2,b2,1e24\n", provider="other")
+    _publish(engine, "other", "base@2")
     ambiguous = file(engine, b"system,run_id,base_system,reported_flop\nx,x1,base,1e21\n", provider="third")
     assert isinstance(ambiguous, Rejection)
     assert "matches several systems (meta/base@1, other/base@2)" in str(ambiguous.errors[0])

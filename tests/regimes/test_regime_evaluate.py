@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -176,8 +177,9 @@ def test_gpai_indicator_counts_parameter_updates_only_and_needs_modality() -> No
     result = evaluate(systems(synthetic_heavy, system("gpai", 2e23)), REGIMES, AS_OF)
     assert flag(result, "synthetic-heavy", "eu-gl-gpai-indicative")["status"] == "below"
     gpai = flag(result, "gpai", "eu-gl-gpai-indicative")
-    assert gpai["status"] == "unknown"  # compute is above, modality is not held
-    assert "above the threshold" in gpai["reason"] and "modality" in gpai["reason"]
+    # Compute is above; modality is not declared: the flag stands, conditional on it.
+    assert gpai["status"] == "above" and gpai["conditional"]
+    assert json.loads(gpai["unheld_conditions"]) == list(BY_ID["eu-gl-gpai-indicative"].unheld_conditions)
 
 
 def test_downstream_modifier_relative_rule_is_one_third_of_the_original() -> None:
@@ -277,7 +279,8 @@ def test_eo_14110_is_history_after_its_rescission_on_2025_01_20() -> None:
 def test_eo_bio_branch_needs_data_the_tracker_lacks() -> None:
     result = evaluate(systems(system("protein-model", 2e23)), REGIMES, date(2024, 6, 1))
     bio = flag(result, "protein-model", "us-eo14110-bio")
-    assert bio["status"] == "unknown" and "biological sequence" in bio["reason"]
+    assert bio["status"] == "above" and bio["conditional"]
+    assert "biological sequence" in bio["unheld_conditions"]
     assert flag(result, "protein-model", "us-eo14110-model")["status"] == "below"
 
 
@@ -462,7 +465,8 @@ def test_cluster_regimes_evaluate_the_clusters_frame() -> None:
     assert flag(result, "at-1e20", "xx-cluster")["subject_kind"] == "cluster"
     assert flag(result, "at-1e20", "us-bis-nprm-cluster")["status"] == "below"  # gt
     big = flag(result, "big", "us-bis-nprm-cluster")
-    assert big["status"] == "unknown" and "300 Gbit/s" in big["reason"]  # networking not held
+    # Networking is not held: conditional (cluster conditions cannot be declared yet).
+    assert big["status"] == "above" and big["conditional"] and "300 Gbit/s" in big["unheld_conditions"]
 
 
 # --- history --------------------------------------------------------------------------------
@@ -527,6 +531,9 @@ def test_empty_inputs_give_empty_frames_with_the_documented_columns() -> None:
         "notified_at",
         "alerts_enabled",
         "reason",
+        "conditional",
+        "unheld_conditions",
+        "tier",
     ]
     assert result.transitions.columns == [
         "subject_key",

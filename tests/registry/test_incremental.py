@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, Phase, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
-from sqlmodel import SQLModel
+from sqlmodel import Session, SQLModel
 
 from tracker.config import Settings
 from tracker.filing.receipts import Receipt
@@ -152,6 +152,13 @@ def run_row(system: str, run_id: str, size: int, *, base: str | None = None, in_
 
 
 def train(twins: Twins, model: Model, provider: str, system: str, run_id: str, size: int, **kw: Any) -> None:
+    base = kw.get("base")
+    if base and model.owner(base) != provider:  # another provider's base must have public figures
+        from tracker.filing.systems import publish_figures
+
+        for engine in twins.both():
+            with Session(engine) as session, session.begin():
+                publish_figures(session, provider_slug=model.owner(base), reference=base, actor="test")
     if (provider, system) not in model.systems:
         model.systems.append((provider, system))
     runs = model.runs.setdefault(provider, [])

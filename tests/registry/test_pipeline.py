@@ -111,7 +111,15 @@ def test_each_systems_highest_status_is_kept_for_the_views(engine: Engine, llama
     with Session(engine) as session:
         summary = {s.system_id: s for s in session.exec(select(SystemStatus)).all()}
     assert summary[llama].status_rank == 4 and not summary[llama].projected  # above the EU threshold
-    assert summary[small].status_rank == 1  # below everything it is evaluated under
+    # 3.1e23 FLOP is past the EU guidelines' indicative 1e23: above, conditional on its modality.
+    assert summary[small].status_rank == 4
+    with Session(engine) as session:
+        gpai_id = "eu-gl-gpai-indicative"
+        gpai = session.exec(select(Flag).where(Flag.subject_id == small, Flag.regime_id == gpai_id)).one()
+        others = session.exec(select(Flag).where(Flag.subject_id == small, Flag.regime_id != gpai_id,
+                                                 Flag.status.in_(("above", "likely_above")))).all()  # type: ignore[attr-defined]
+    assert gpai.status == "above" and gpai.conditional and "modality" in (gpai.unheld_conditions or "")
+    assert [(f.regime_id, f.conditional) for f in others] == []  # below every other regime
 
 
 def test_a_reported_figure_far_from_the_estimate_opens_one_discrepancy(engine: Engine,

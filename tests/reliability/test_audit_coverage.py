@@ -34,9 +34,14 @@ def _events(engine: Any) -> list[dict[str, Any]]:
                 for r in rows]
 
 
-def test_every_kind_of_change_writes_an_audit_entry_and_the_chain_verifies(app: Any, settings_env: Path) -> None:
+def test_every_kind_of_change_writes_an_audit_entry_and_the_chain_verifies(app: Any, settings_env: Path,
+                                                                           monkeypatch: Any) -> None:
     from tracker.cli.main import app as cli
+    from tracker.config import get_settings
 
+    checkpoint_file = settings_env / "audit-checkpoints.jsonl"
+    monkeypatch.setenv("TRACKER_AUDIT_CHECKPOINT_PATH", str(checkpoint_file))
+    get_settings.cache_clear()
     engine = get_engine()
     runner = CliRunner()
 
@@ -59,6 +64,11 @@ def test_every_kind_of_change_writes_an_audit_entry_and_the_chain_verifies(app: 
     rejected = client.post("/api/v1/disclosures", headers=auth, content_type="multipart/form-data",
                            data={"kind": "training_runs", "file": (io.BytesIO(BAD_RUN), "bad.csv")})
     assert (accepted.status_code, rejected.status_code) == (201, 400)
+    # Each receipt carries the head of the chain at its filing: the provider's evidence.
+    heads = [f"{r.json['audit_head']['id']}:{r.json['audit_head']['hash']}" for r in (accepted, rejected)]
+    for filed in (accepted, rejected):  # the receipt read back later carries the same head
+        again = client.get(f"/api/v1/disclosures/{filed.json['accession']}", headers=auth)
+        assert again.json["audit_head"] == filed.json["audit_head"], again.json
     # The evaluation: estimates written, a flag entering "above", regimes stored, alerts raised.
     run("evaluate")
     with engine.connect() as conn:
@@ -91,9 +101,11 @@ def test_every_kind_of_change_writes_an_audit_entry_and_the_chain_verifies(app: 
     assert [e["entity_id"] for e in regime_changes] == [target.id]
     assert next(e for e in events if e["action"] == "user.login")["actor"] == "officer"
     with Session(engine) as session:
-        result = audit.verify(session)
+        result = audit.verify(session, coverage=True)
     assert result.ok and result.checked == len(events), result
-    assert "entries" in run("audit", "verify")
+    assert result.checkpoints_checked == 2 == len(checkpoint_file.read_text().splitlines())  # one per evaluation
+    verified = run("audit", "verify", "--head", heads[0], "--head", heads[1])
+    assert f"{len(events)} entries" in verified and "2 receipt head(s) in the chain" in verified
 
 
 def _write(path: Path, content: bytes) -> Path:

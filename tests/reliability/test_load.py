@@ -44,6 +44,12 @@ ARTIFACT = Path(__file__).resolve().parents[1] / "artifacts" / "load.json"
 GRID = "..systems-grid.getRowsResponse...sys-count.children.."
 
 
+# The load measures capacity, not the filing rate limits (tests/api/test_api_limits.py): each client
+# files about once a second, five per provider, far above a provider's default 60 a minute.
+UNLIMITED = {"TRACKER_TOKEN_FILINGS_PER_MINUTE": "1000000", "TRACKER_TOKEN_FILING_BURST": "1000000",
+             "TRACKER_PROVIDER_FILINGS_PER_MINUTE": "1000000", "TRACKER_PROVIDER_FILING_BURST": "1000000"}
+
+
 def load_seconds() -> float:
     return float(os.environ.get("TRACKER_LOAD_SECONDS", "60"))
 
@@ -104,6 +110,7 @@ def _work(client: Client, base: str, deadline: list[float], start: threading.Bar
                     client.failures.append(f"refile: {again.status_code} {again.text[:200]}")
             for path in ("/", "/systems", "/alerts"):
                 _timed(client, f"GET {path}", http.get, f"{base}{path}", timeout=120)
+            _timed(client, "GET /login", http.get, f"{base}/login", allow_redirects=False, timeout=120)
             _timed(client, "grid callback", http.post, f"{base}/_dash-update-component", json=grid,
                    headers={"Origin": base}, timeout=120)
 
@@ -140,19 +147,68 @@ def _report(clients: list[Client], elapsed: float, server: dict[str, Any]) -> di
     }
 
 
+# --- hostile uploads alongside (issue 15) -------------------------------------------------------------
+
+HOSTILE_PROVIDER = "hostile"
+
+
+def hostile_payloads() -> list[tuple[str, str, bytes]]:
+    """Four uploads that cost the server the most per byte: (kind, filename, content)."""
+    from tests.filing.test_filing_limits import _padded, under_declared
+
+    wide = ",".join(["system", "run_id", "reported_flop", *[f"junk_column_{i}" for i in range(250_000)]])
+    rows = "".join(f"hostile-lm,run-{i:08d},{1 + i % 9}e2{i % 5}\n" for i in range(700_000))
+    return [
+        ("training_runs", "wide.csv", (wide + "\na,r1,1e24" + "," * 250_000 + "\n").encode()),
+        ("clusters", "bomb.xlsx", under_declared(_padded(257))),
+        ("clusters", "padded.xlsx", _padded(40)),  # honest sizes, 40 MiB of sheet XML: parsed, then rejected
+        # 20 MB of valid rows and one bad one at the end: read and validated in full, then rejected.
+        ("training_runs", "long.csv", ("system,run_id,reported_flop\n" + rows + "hostile-lm,last,-1\n").encode()),
+    ]
+
+
+@dataclass
+class Hostile:
+    kind: str
+    filename: str
+    content: bytes
+    statuses: list[int] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+
+def _attack(hostile: Hostile, base: str, token: str, deadline: list[float], start: threading.Barrier) -> None:
+    start.wait(timeout=120)
+    with requests.Session() as http:
+        while time.monotonic() < deadline[0]:
+            try:
+                answer = http.post(f"{base}/api/v1/disclosures", headers={"Authorization": f"Bearer {token}"},
+                                   data={"kind": hostile.kind}, files={"file": (hostile.filename, hostile.content)},
+                                   timeout=300)
+            except requests.RequestException as exc:
+                hostile.failures.append(f"{type(exc).__name__}: {exc}")
+                continue
+            hostile.statuses.append(answer.status_code)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
-def test_fifty_clients_file_and_browse_without_errors_or_duplicates(engine: Engine, db_url: str,
-                                                                     tmp_path: Path) -> None:
+@pytest.mark.parametrize("hostile_uploads", [0, 4], ids=["alone", "with-four-hostile-uploads"])
+def test_fifty_clients_file_and_browse_without_errors_or_duplicates(engine: Engine, db_url: str, tmp_path: Path,
+                                                                     hostile_uploads: int) -> None:
     providers = [f"load-{p:02d}" for p in range(PROVIDERS)]
     tokens = seed_accounts(engine, providers, tokens_per_provider=CLIENTS // PROVIDERS)
+    attackers = [Hostile(*payload) for payload in hostile_payloads()[:hostile_uploads]]
+    hostile_tokens = seed_accounts(engine, [HOSTILE_PROVIDER], regulator=None,
+                                   tokens_per_provider=len(attackers))[HOSTILE_PROVIDER] if attackers else []
     clients = [Client(n, providers[n % PROVIDERS], tokens[providers[n % PROVIDERS]][n // PROVIDERS])
                for n in range(CLIENTS)]
-    with running_server(db_url, tmp_path / "runtime", cli=True) as server:
-        start = threading.Barrier(CLIENTS + 1)
+    with running_server(db_url, tmp_path / "runtime", cli=True, **UNLIMITED) as server:
+        start = threading.Barrier(CLIENTS + len(attackers) + 1)
         deadline = [time.monotonic() + 3600]  # replaced below, once everybody is signed in
         threads = [threading.Thread(target=_work, args=(c, server.url, deadline, start), daemon=True)
                    for c in clients]
+        threads += [threading.Thread(target=_attack, args=(h, server.url, t, deadline, start), daemon=True)
+                    for h, t in zip(attackers, hostile_tokens, strict=True)]
         for thread in threads:
             thread.start()
         start.wait(timeout=120)
@@ -172,8 +228,12 @@ def test_fifty_clients_file_and_browse_without_errors_or_duplicates(engine: Engi
         assert "Traceback" not in server.stderr(), server.stderr()[-3000:]
 
     report = _report(clients, elapsed, server_info)
-    ARTIFACT.parent.mkdir(parents=True, exist_ok=True)
-    ARTIFACT.write_text(json.dumps(report, indent=2) + "\n")
+    report["hostile"] = [{"filename": h.filename, "bytes": len(h.content), "statuses": dict(sorted(
+        {str(s): h.statuses.count(s) for s in set(h.statuses)}.items())), "failures": h.failures[:5]}
+        for h in attackers]
+    artifact = ARTIFACT if not attackers else ARTIFACT.with_name("load-hostile.json")
+    artifact.parent.mkdir(parents=True, exist_ok=True)
+    artifact.write_text(json.dumps(report, indent=2) + "\n")
     print("\nload:", json.dumps(report, indent=2))
 
     failures = [f"client {c.number}: {f}" for c in clients for f in c.failures]
@@ -185,11 +245,18 @@ def test_fifty_clients_file_and_browse_without_errors_or_duplicates(engine: Engi
     assert report["by_operation"]["file"]["count"] == len(accepted)
     assert all(expected == answered for c in clients for expected, answered in c.refiled)
     assert sum(len(c.refiled) for c in clients) > 0
-    # Exactly one filing (and one stored run) per accepted upload; nothing from the re-files.
-    assert scalar(engine, "SELECT count(*) FROM filing WHERE status = 'accepted'") == len(accepted)
-    assert scalar(engine, "SELECT count(*) FROM filing WHERE status <> 'accepted'") == 0
-    assert scalar(engine, "SELECT count(*) FROM (SELECT provider_id, sha256 FROM filing "
-                          "GROUP BY provider_id, sha256 HAVING count(*) > 1) d") == 0
+    # Exactly one filing (and one stored run) per accepted upload; nothing from the re-files. The
+    # hostile provider's uploads are all refused: none stores a record.
+    load = "filing f JOIN provider p ON p.id = f.provider_id WHERE p.slug LIKE 'load-%'"
+    assert scalar(engine, f"SELECT count(*) FROM {load} AND f.status = 'accepted'") == len(accepted)
+    assert scalar(engine, f"SELECT count(*) FROM {load} AND f.status <> 'accepted'") == 0
+    assert scalar(engine, f"SELECT count(*) FROM (SELECT f.provider_id, f.sha256 FROM {load} "
+                          "GROUP BY f.provider_id, f.sha256 HAVING count(*) > 1) d") == 0
     assert scalar(engine, "SELECT count(*) FROM training_run") == len(accepted)
-    assert scalar(engine, "SELECT count(DISTINCT accession) FROM filing") == len(accepted)
+    assert scalar(engine, f"SELECT count(DISTINCT f.accession) FROM {load}") == len(accepted)
+    assert scalar(engine, "SELECT count(*) FROM filing WHERE status = 'accepted' AND provider_id NOT IN "
+                          "(SELECT id FROM provider WHERE slug LIKE 'load-%')") == 0
+    for hostile in attackers:  # refused or turned away while busy; never a 500, never a dropped connection
+        assert not hostile.failures, (hostile.filename, hostile.failures[:3])
+        assert hostile.statuses and set(hostile.statuses) <= {400, 413, 503}, (hostile.filename, hostile.statuses)
     assert len(accepted) >= CLIENTS  # every client filed at least once

@@ -20,7 +20,7 @@ def test_every_job_has_an_explicit_id_one_instance_and_a_grace_time(engine: Engi
     scheduler, _executor = build_scheduler(engine, settings, Options())
     found = {job.id: job for job in scheduler.get_jobs()}
     assert set(found) == {"public-refresh", "inbox-poll", "evaluate", "deadline-reminders",
-                          "alerts-dispatch"}
+                          "alerts-dispatch", "audit-checkpoint"}
     for job in found.values():
         assert job.coalesce is True and job.max_instances == 1
         assert job.func_ref.startswith("tracker.scheduler.jobs:")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, SQLModel, select
 
 from tracker.store import migrate
 from tracker.store.db import make_engine
@@ -88,9 +88,23 @@ def test_migration_0004_fills_the_summaries_as_the_evaluation_would(backend: str
     url = f"sqlite:///{tmp_path / 'old.db'}" if backend == "sqlite" else request.getfixturevalue("empty_postgres_url")
     migrate.upgrade(url, "0003")
     engine = make_engine(url)
+    # The factories write through today's models: the columns added to existing tables since 0003
+    # exist (nullable) only while they seed; their migrations add them again afterwards.
+    with engine.connect() as conn:
+        inspector = sa.inspect(conn)
+        existing = {t: {c["name"] for c in inspector.get_columns(t)} for t in inspector.get_table_names()}
+    later_columns = [(table.name, column) for table in SQLModel.metadata.sorted_tables if table.name in existing
+                     for column in table.columns if column.name not in existing[table.name]]
+    with engine.begin() as conn:
+        for table_name, column in later_columns:
+            kind = column.type.compile(dialect=conn.dialect)
+            conn.exec_driver_sql(f'ALTER TABLE {table_name} ADD COLUMN "{column.name}" {kind}')
     with Session(engine) as session:
         factories.seed_world(session, users=False, summaries=False)
         session.commit()
+    with engine.begin() as conn:
+        for table_name, column in later_columns:
+            conn.exec_driver_sql(f'ALTER TABLE {table_name} DROP COLUMN "{column.name}"')
     migrate.upgrade(url)
     with Session(engine) as session:
         assert len(session.exec(select(SystemStatus)).all()) == 5

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.dashboard import factories
 from tests.web.conftest import ORIGIN, Site, csrf_of, sign_in
+from tracker.web.auth import safe_next
 
 
 def test_pages_and_callbacks_need_a_session(site: Site) -> None:
     client = site.client()
     page = client.get("/systems/1")
     assert page.status_code == 302 and page.headers["Location"] == "/login?next=/systems/1"
-    assert client.get("/_dash-layout").status_code == 401
+    # /_dash-layout and /_dash-dependencies are public (the register's shell: tracker/web/public.py).
     assert client.post("/_dash-update-component", json={}, headers={"Origin": ORIGIN}).status_code == 401
     assert client.get("/login").status_code == 200
     front = client.get("/")
@@ -79,4 +82,40 @@ def test_disabled_account_loses_its_session(site: Site) -> None:
         user.disabled = True
         session.add(user)
         session.commit()
-    assert client.get("/_dash-layout").status_code == 401
+    # /_dash-layout is public (the register's shell); a private callback shows the session is gone.
+    assert client.post("/_dash-update-component", json={}, headers={"Origin": ORIGIN}).status_code == 401
+    assert client.get("/systems").status_code == 302
+
+
+REDIRECT_ESCAPES = [
+    "//evil.example", "///evil.example", "/\\evil.example", "\\\\evil.example", "/\t/evil.example/phish",
+    "/\n/evil.example", "/\r/evil.example", "/ /evil.example", "/\x00/evil.example", "/\x7f/evil.example",
+    "https://evil.example", "https:evil.example", "http:/evil.example", "javascript:alert(1)",
+    "evil.example", "/%09/evil.example", "/%2F/evil.example", "/%2f%2fevil.example", "/%5Cevil.example",
+    "/%252F/evil.example", "/%0a/evil.example", "/\u3000/evil.example", "/\u202e/evil.example", "",
+    "/" + "a" * 3000,
+]
+REDIRECT_KEEPS = ["/", "/systems/12", "/systems?provider=acme&page=2", "/alerts#open", "/a/b/c/"]
+
+
+@pytest.mark.parametrize("target", REDIRECT_ESCAPES)
+def test_next_refuses_anything_but_a_same_site_path(target: str) -> None:
+    assert safe_next(target) == "/"
+
+
+@pytest.mark.parametrize("target", REDIRECT_KEEPS)
+def test_next_keeps_same_site_paths(target: str) -> None:
+    assert safe_next(target) == target
+
+
+def test_signed_in_user_is_not_redirected_off_site(site: Site) -> None:
+    # The reported attack: a tab the browser drops turns "/\t/evil.example" into "//evil.example".
+    client = site.login("reg")
+    for query in ("next=/%09/evil.example/phish", "next=/%5Cevil.example", "next=%2F%2Fevil.example",
+                  "next=https:evil.example", "next=/%0D%0A/evil.example"):
+        response = client.get(f"/login?{query}")
+        assert response.status_code == 302 and response.headers["Location"] == "/", query
+    assert client.get("/login?next=/systems/3").headers["Location"] == "/systems/3"
+    # And at sign-in, from the form's hidden field.
+    response = sign_in(site.client(), "reg", factories.PASSWORD, next_path="/\t/evil.example/phish")
+    assert response.status_code == 302 and response.headers["Location"] == "/"

@@ -11,7 +11,8 @@ import json
 from datetime import date, datetime
 from typing import Any
 
-KINDS = ("flag_change", "deadline_7d", "deadline_1d", "overdue", "discrepancy", "filing_rejected")
+KINDS = ("flag_change", "deadline_7d", "deadline_1d", "overdue", "discrepancy", "filing_rejected", "certificate",
+         "evaluation_problem", "registration")
 CONTRACT_FIELDS = (
     "id", "kind", "provider", "system", "regime", "status", "training_flop", "threshold",
     "deadline", "url",
@@ -81,6 +82,20 @@ def complete(payload: dict[str, Any], *, alert_id: int, kind: str, idempotency_k
                                     accession=body.get("accession"))
     body.setdefault("summary", summary_line(body))
     return body
+
+
+def registration_payload(*, state: str, action: str, registration_id: int, regime: str,
+                         threshold: float | None, deadline: date | None, registration_number: str | None,
+                         obligation: str, voluntary: bool, reason: str | None, base_url: str) -> dict[str, Any]:
+    """A registration's transition as an alert (kind ``registration``): ``status`` carries the new
+    state. The provider's own compute figure is confidential and never part of it; ``training_flop``
+    stays null (``complete`` fills it in)."""
+    return {
+        "status": state, "state": state, "action": action, "registration_id": registration_id,
+        "regime": regime, "threshold": threshold, "deadline": deadline,
+        "registration_number": registration_number, "obligation": obligation, "voluntary": voluntary,
+        "reason": reason, "url": f"{base_url.rstrip('/')}/registrations?id={registration_id}",
+    }
 
 
 def encode(body: dict[str, Any]) -> str:

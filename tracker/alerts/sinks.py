@@ -20,7 +20,7 @@ from typing import Any
 import requests
 
 from tracker.alerts.signing import sign
-from tracker.alerts.subscriptions import parse_sink
+from tracker.alerts.subscriptions import log_sink_path, operator_log_path, parse_sink
 from tracker.config import Settings
 
 WEBHOOK_TIMEOUT_S = 10.0
@@ -56,7 +56,15 @@ def send(sink: str, message: Outgoing, settings: Settings) -> None:
     elif kind == "email":
         send_email(target, message, settings)
     else:
-        append_log(Path(target), message)
+        operator_path = operator_log_path(target, settings)
+        if operator_path is not None:
+            append_log(operator_path, message)
+            return
+        try:  # checked again at delivery: a sink stored before the folder rule, or a link made since
+            confined = log_sink_path(target, settings.alert_log_dir)
+        except ValueError as exc:
+            raise DeliveryError(str(exc)) from exc
+        append_log(confined, message, follow_symlinks=False)
 
 
 def webhook_headers(message: Outgoing, secret: str | None, timestamp: int) -> dict[str, str]:
@@ -136,12 +144,14 @@ def send_email(to: str, message: Outgoing, settings: Settings) -> None:
         raise DeliveryError(f"smtp {settings.smtp_host}:{settings.smtp_port}: {exc}") from exc
 
 
-def append_log(path: Path, message: Outgoing) -> None:
+def append_log(path: Path, message: Outgoing, *, follow_symlinks: bool = True) -> None:
+    # O_NOFOLLOW: a link swapped in after the folder check cannot redirect the write elsewhere.
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | (0 if follow_symlinks else os.O_NOFOLLOW)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         # One write of a whole line in append mode, then fsync: a crash leaves whole lines only,
         # and "delivered" is recorded only once the line is on disk.
-        with path.open("a", encoding="utf-8") as handle:
+        with open(os.open(path, flags, 0o640), "a", encoding="utf-8") as handle:
             handle.write(message.body.replace("\n", " ") + "\n")
             handle.flush()
             os.fsync(handle.fileno())

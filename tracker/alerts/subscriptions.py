@@ -1,8 +1,14 @@
 """Who receives an alert: the sinks configured in settings plus the matching subscriptions.
 
 A sink is written ``<type>:<target>``: ``webhook:https://...``, ``email:person@example.org`` or
-``log:/var/log/tracker/alerts.jsonl``. A subscription follows everything (``all``) or one regime,
-provider (by slug) or system (by id).
+``log:alerts.jsonl``. A subscription follows everything (``all``) or one regime, provider (by
+slug) or system (by id).
+
+A ``log:`` sink added in the dashboard or the CLI writes only inside ``TRACKER_ALERT_LOG_DIR``: a
+relative name is taken inside it, and a path that leaves it (``..``, an absolute path elsewhere,
+a symbolic link pointing out) is refused, so an administrator's form cannot append to any file
+the tracker's user may write. ``TRACKER_ALERT_LOG_PATH`` is the operator's own choice and may be
+anywhere.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from pathlib import Path
 
 from sqlmodel import Session, col, select
 
-from tracker.config import Settings
+from tracker.config import Settings, get_settings
 from tracker.store import audit
 from tracker.store.models import Subscription
 
@@ -32,6 +38,28 @@ def parse_sink(sink: str) -> tuple[str, str]:
     if kind == "email" and "@" not in target:
         raise ValueError(f"e-mail sink {target!r} is not an address")
     return kind, target.strip()
+
+
+def log_sink_path(target: str, log_dir: Path) -> Path:
+    """The file a dashboard- or CLI-made ``log:`` sink writes, inside ``log_dir`` once ``..`` and
+    symbolic links are resolved; ValueError with what is accepted otherwise."""
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target):
+        raise ValueError(f"log sink {target!r} contains control characters; expected a file name such as "
+                         "alerts.jsonl")
+    root = log_dir.resolve()
+    given = Path(target)
+    path = (given if given.is_absolute() else root / given).resolve()
+    if path == root or not path.is_relative_to(root):
+        raise ValueError(f"log sink {target!r} is outside the alert log folder {root} (TRACKER_ALERT_LOG_DIR); "
+                         "expected a file name inside it, such as log:alerts.jsonl")
+    return path
+
+
+def operator_log_path(target: str, settings: Settings) -> Path | None:
+    """The operator's TRACKER_ALERT_LOG_PATH when ``target`` names exactly it, else None."""
+    if settings.alert_log_path is not None and target == str(Path(settings.alert_log_path)):
+        return Path(settings.alert_log_path)
+    return None
 
 
 def configured_sinks(settings: Settings) -> list[str]:
@@ -62,9 +90,11 @@ def unique(sinks: Iterable[str]) -> list[str]:
 
 
 def subscribe(session: Session, sink: str, *, scope_kind: str = "all",
-              scope_value: str | None = None, actor: str) -> Subscription:
+              scope_value: str | None = None, actor: str, settings: Settings | None = None) -> Subscription:
     """Add a subscription (idempotent: the same sink and scope twice is one subscription)."""
-    parse_sink(sink)
+    kind, target = parse_sink(sink)
+    if kind == "log":
+        log_sink_path(target, (settings or get_settings()).alert_log_dir)
     if scope_kind not in SCOPE_KINDS:
         raise ValueError(f"scope {scope_kind!r} is not one of {', '.join(SCOPE_KINDS)}")
     if (scope_kind == "all") != (scope_value is None):

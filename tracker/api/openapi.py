@@ -37,14 +37,192 @@ _RECEIPT = {
             "properties": {"records": {"type": "integer"}, "superseded": {"type": "integer"}},
         },
         "errors": {"type": "array", "items": {"$ref": "#/components/schemas/Problem"}},
+        "audit_head": {
+            "type": ["object", "null"],
+            "description": "the audit entry that recorded this filing (the chain's head then): keep it; "
+                           "`tracker audit verify --head ID:HASH` shows it is still in the chain",
+            "properties": {"id": {"type": "integer"}, "hash": {"type": "string", "pattern": "^[0-9a-f]{64}$"}},
+        },
     },
     "required": ["accession", "status", "sha256"],
+}
+
+
+_REGISTRATION = {
+    "type": "object",
+    "description": "a registered system, public fields only (docs/registration.md)",
+    "properties": {
+        "registration_number": {"type": "string", "pattern": r"^CTR-\d{4}-\d{6}$"},
+        "provider": {"type": "string", "description": "the provider's name"},
+        "provider_slug": {"type": "string"},
+        "system": {"type": "string"},
+        "version": {"type": ["string", "null"]},
+        "regime_id": {"type": "string"},
+        "regime_name": {"type": ["string", "null"]},
+        "threshold": {"type": ["number", "null"], "description": "the published threshold crossed"},
+        "tier": {"type": ["string", "null"], "description": "the system's grade under the regime, if it has tiers"},
+        "state": {"type": "string"},
+        "crossed_on": {"type": ["string", "null"], "format": "date"},
+        "registered_at": {"type": ["string", "null"], "format": "date-time"},
+        "certificate_status": {"type": ["string", "null"], "enum": ["valid", "revoked", "superseded", None]},
+        "certificate_url": {"type": ["string", "null"]},
+    },
+    "required": ["registration_number", "provider", "system", "regime_id", "state"],
+}
+_REGISTER_PARAMS = [
+    {"name": "q", "in": "query", "schema": {"type": "string", "maxLength": 200},
+     "description": "search in registration number, provider and system"},
+    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 1000}},
+    {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 0}},
+    {"name": "format", "in": "query", "schema": {"type": "string", "enum": ["json", "csv"], "default": "json"}},
+]
+_REGISTER_GET: dict[str, Any] = {
+    "summary": "The public register: registered systems, public fields only",
+    "security": [],
+    "parameters": _REGISTER_PARAMS,
+    "responses": {
+        "200": {"description": "the register", "content": {
+            "application/json": {"schema": {"type": "object", "properties": {
+                "registrations": {"type": "array", "items": {"$ref": "#/components/schemas/PublicRegistration"}},
+                "count": {"type": "integer"}, "limit": {"type": "integer"}, "offset": {"type": "integer"},
+                "search": {"type": ["string", "null"]}}}},
+            "text/csv": {"schema": {"type": "string"}}}},
+        "400": {"description": "a query parameter out of range; the message names it",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Errors"}}}},
+    },
+}
+
+
+_JSON_ERRORS = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Errors"}}}}
+# Certificate verification: public, no login (contract §6; docs/registration.md).
+_CERTIFICATE_PATHS: dict[str, Any] = {
+    "/api/v1/certificates/keys": {"get": {
+        "summary": "The published certificate-signing public keys by key id, retired ones included",
+        "security": [],
+        "responses": {"200": {"description": "keys", "content": {"application/json": {"schema": {
+            "type": "object", "properties": {
+                "current": {"type": ["string", "null"], "description": "the key id signing new certificates"},
+                "keys": {"type": "object", "additionalProperties": {"type": "object", "properties": {
+                    "algorithm": {"type": "string", "enum": ["Ed25519"]},
+                    "public_key": {"type": "string", "description": "PEM (SubjectPublicKeyInfo)"},
+                    "public_key_raw": {"type": "string", "description": "the raw 32 bytes, base64url"},
+                    "created_at": {"type": "string", "format": "date-time"},
+                    "retired_at": {"type": ["string", "null"], "format": "date-time"}}}}}}}}}},
+    }},
+    "/api/v1/certificates/revoked": {"get": {
+        "summary": "The revocation list: certificates revoked or superseded (reason category only)",
+        "security": [],
+        "responses": {"200": {"description": "revoked and superseded certificates", "content": {
+            "application/json": {"schema": {"type": "object", "properties": {"certificates": {
+                "type": "array", "items": {"type": "object", "properties": {
+                    "registration_number": {"type": "string"}, "key_id": {"type": "string"},
+                    "status": {"type": "string", "enum": ["revoked", "superseded"]},
+                    "reason_category": {"type": ["string", "null"],
+                                        "enum": ["withdrawn", "rejected", "amended", "revoked", None]},
+                    "issued_at": {"type": "string", "format": "date-time"},
+                    "status_at": {"type": ["string", "null"], "format": "date-time"}}}}}}}}}},
+    }},
+    "/api/v1/certificates/{number}": {"get": {
+        "summary": "The current signed certificate of a registration number and its status",
+        "security": [],
+        "parameters": [{"name": "number", "in": "path", "required": True,
+                        "schema": {"type": "string", "pattern": r"^CTR-\d{4}-\d{6}$"}}],
+        "responses": {
+            "200": {"description": "the certificate document and its status", "content": {
+                "application/json": {"schema": {"type": "object", "properties": {
+                    "certificate": {"type": "object", "properties": {
+                        "certificate": {"type": "object", "description": "the signed body (ctr-certificate/1)"},
+                        "signature": {"type": "object", "properties": {
+                            "alg": {"type": "string"}, "key_id": {"type": "string"},
+                            "value": {"type": "string", "description": "base64url Ed25519 signature of the "
+                                                                       "body's canonical JSON"}}}}},
+                    "status": {"type": "string", "enum": ["valid", "revoked", "superseded"]}},
+                    "required": ["certificate", "status"]}}}},
+            "400": {"description": "not a registration number (CTR-YYYY-NNNNNN)", **_JSON_ERRORS},
+            "404": {"description": "no certificate for this number", **_JSON_ERRORS},
+        },
+    }},
 }
 
 
 def _json(schema_ref: str, description: str) -> dict[str, Any]:
     return {"description": description,
             "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema_ref}"}}}}
+
+
+_SUBMISSION_FIELDS: dict[str, Any] = {
+    "system": {"type": "string", "maxLength": 200, "description": "the system's name, as filed"},
+    "version": {"type": "string", "maxLength": 64, "description": "empty: the unversioned system"},
+    "regime": {"type": "string", "description": "regime id of data/regimes.yaml"},
+    "compute_flop": {"type": "number", "exclusiveMinimum": 0,
+                     "description": "the training compute the provider stands behind (confidential)"},
+    "compute_method": {"type": "string", "maxLength": 64},
+    "crossed_on": {"type": "string", "format": "date", "description": "1990-01-01 to ten years ahead"},
+    "contact": {"type": "string", "maxLength": 500},
+    "contest": {"type": "string", "description": "arguments that the system does not present the regime's risk "
+                "despite meeting its threshold (EU AI Act Art. 52(2)); makes the submission a contest"},
+    "voluntary": {"type": "boolean", "description": "register although no obligation is open"},
+    "provider": {"type": "string", "description": "optional; must be the token's provider"},
+}
+_OWN_REGISTRATION = {
+    "type": "object",
+    "description": "one of the token's provider's registrations (docs/registration.md)",
+    "properties": {
+        "id": {"type": "integer"}, "provider": {"type": "string"}, "system": {"type": "string"},
+        "version": {"type": "string"}, "regime": {"type": "string"},
+        "state": {"type": "string", "enum": ["due", "submitted", "contested", "registered", "not_designated",
+                                             "rejected", "withdrawn"]},
+        "registration_number": {"type": ["string", "null"], "pattern": r"^CTR-\d{4}-\d{6}$"},
+        "deadline": {"type": ["string", "null"], "format": "date"},
+        "obligation": {"type": "string"}, "voluntary": {"type": "boolean"}, "overdue": {"type": "boolean"},
+        "submissions": {"type": "array", "description": "detail only"},
+        "events": {"type": "array", "description": "detail only: every transition with its reason"},
+    },
+    "required": ["id", "provider", "system", "version", "regime", "state", "registration_number", "deadline"],
+}
+
+
+def _registration_paths(errors: dict[str, Any]) -> dict[str, Any]:
+    own = _json("Registration", "the registration")
+    path_id = [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}]
+    return {
+        "/api/v1/registrations": {
+            "post": {
+                "summary": "Submit a registration: notification, contest, further information or voluntary",
+                "requestBody": {"required": True, "content": {
+                    "application/json": {"schema": {"type": "object", "properties": _SUBMISSION_FIELDS,
+                                                    "required": ["system", "regime"]}},
+                    "multipart/form-data": {"schema": {"type": "object", "properties": {
+                        **_SUBMISSION_FIELDS,
+                        "attachment": {"type": "array", "items": {"type": "string", "format": "binary"},
+                                       "description": "PDF or UTF-8 text, size-capped, repeatable"}},
+                        "required": ["system", "regime"]}},
+                }},
+                "responses": {"201": own, "400": _json("Errors", "refused: every problem names its field; "
+                                                       "nothing stored"),
+                              "401": errors, "409": _json("Errors", "the registration's state does not allow it"),
+                              "413": errors},
+            },
+            "get": {"summary": "The token's provider's registrations",
+                    "parameters": [{"name": "state", "in": "query", "schema": {"type": "string"}}],
+                    "responses": {"200": {"description": "registrations", "content": {"application/json": {
+                        "schema": {"type": "object", "properties": {"registrations": {
+                            "type": "array", "items": {"$ref": "#/components/schemas/Registration"}}}}}}},
+                        "401": errors}},
+        },
+        "/api/v1/registrations/{id}": {"get": {
+            "summary": "One registration with its submissions and history", "parameters": path_id,
+            "responses": {"200": own, "401": errors,
+                          "404": _json("Errors", "no such registration for this token's provider")}}},
+        "/api/v1/registrations/{id}/withdraw": {"post": {
+            "summary": "Withdraw the registration (a registered one's certificate is revoked)",
+            "parameters": path_id,
+            "requestBody": {"required": False, "content": {"application/json": {"schema": {
+                "type": "object", "properties": {"reason": {"type": "string"}}}}}},
+            "responses": {"200": own, "401": errors, "404": _json("Errors", "no such registration for this "
+                                                                  "token's provider"),
+                          "409": _json("Errors", "the registration's state does not allow a withdrawal")}}},
+    }
 
 
 def openapi_document() -> dict[str, Any]:
@@ -61,6 +239,8 @@ def openapi_document() -> dict[str, Any]:
                 "Errors": {"type": "object", "properties": {
                     "errors": {"type": "array", "items": {"$ref": "#/components/schemas/Problem"}}}},
                 "Receipt": _RECEIPT,
+                "PublicRegistration": _REGISTRATION,
+                "Registration": _OWN_REGISTRATION,
             },
         },
         "security": [{"bearer": []}],
@@ -83,6 +263,10 @@ def openapi_document() -> dict[str, Any]:
                     "200": _json("Receipt", "the same bytes were filed before: the original receipt"),
                     "400": _json("Receipt", "rejected: 'errors' lists every problem; nothing stored"),
                     "401": errors, "403": errors, "413": errors,
+                    "429": {**errors, "description": "too many filings from this token or provider; "
+                                                     "Retry-After says when to file again; nothing stored"},
+                    "503": {**errors, "description": "the server is parsing as many heavy uploads as it takes "
+                                                     "at once; Retry-After; nothing stored"},
                 },
             }},
             "/api/v1/disclosures/{accession}": {"get": {
@@ -90,6 +274,30 @@ def openapi_document() -> dict[str, Any]:
                 "parameters": [{"name": "accession", "in": "path", "required": True, "schema": {"type": "string"}}],
                 "responses": {"200": _json("Receipt", "the receipt"), "401": errors,
                               "404": _json("Errors", "no such filing for this token's provider")},
+            }},
+            "/api/v1/register": {"get": _REGISTER_GET},
+            "/api/v1/register.csv": {"get": {**_REGISTER_GET, "summary": "The public register as CSV",
+                                              "parameters": _REGISTER_PARAMS[:3]}},
+            **_CERTIFICATE_PATHS,
+            **_registration_paths(errors),
+            "/api/v1/systems/publish": {"post": {
+                "summary": "Make one of the token's provider's systems' figures public (or confidential again), "
+                           "so other providers may name it as a base (docs/filing.md, Lineage)",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object",
+                    "properties": {"system": {"type": "string", "description": "name or name@version"},
+                                   "public": {"type": "boolean", "default": True}},
+                    "required": ["system"],
+                }}}},
+                "responses": {
+                    "200": {"description": "the system and its figures_public", "content": {"application/json": {
+                        "schema": {"type": "object", "properties": {
+                            "provider": {"type": "string"}, "system": {"type": "string"},
+                            "version": {"type": "string"}, "figures_public": {"type": "boolean"}}}}}},
+                    "400": errors, "401": errors,
+                    "404": _json("Errors", "no such system of this token's provider (another provider's "
+                                           "answers the same)"),
+                },
             }},
             "/api/v1/openapi.json": {"get": {"summary": "This document", "security": [],
                                              "responses": {"200": {"description": "OpenAPI 3.1"}}}},

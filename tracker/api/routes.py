@@ -7,6 +7,7 @@ provider answers 404, not 403, so a token cannot probe which accession numbers e
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +18,9 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from tracker.api.openapi import openapi_document
 from tracker.auth.tokens import authenticate_token
-from tracker.config import get_settings
+from tracker.config import Settings, get_settings
+from tracker.filing.admission import RETRY_AFTER_S, needs_slot, parse_slots
+from tracker.filing.ratelimit import filing_rates, retry_after_header, take
 from tracker.filing.receipts import Receipt, outcome_of
 from tracker.filing.service import file_disclosure
 from tracker.store.db import get_engine
@@ -32,6 +35,18 @@ class Caller:
     provider_id: int
     provider_slug: str
     label: str  # recorded as filed_by
+    token_prefix: str | None = None
+
+
+def _settings() -> Settings:
+    settings = current_app.extensions.get("tracker_settings")
+    return settings if isinstance(settings, Settings) else get_settings()
+
+
+def _throttled(status: int, message: str, retry_after: str) -> tuple[Response, int]:
+    response, code = _error(status, message)
+    response.headers["Retry-After"] = retry_after
+    return response, code
 
 
 def _engine() -> Engine:
@@ -64,7 +79,7 @@ def _caller() -> Caller | None:
         provider = session.get(Provider, found.provider_id)
         if provider is None or provider.id is None:
             return None
-        return Caller(provider.id, provider.slug, f"api:{found.token_prefix}")
+        return Caller(provider.id, provider.slug, f"api:{found.token_prefix}", found.token_prefix)
 
 
 def _too_large() -> tuple[Response, int]:
@@ -93,10 +108,27 @@ def post_disclosure() -> tuple[Response, int]:
     content = upload.stream.read(_max_bytes() + 1)
     if len(content) > _max_bytes():  # chunked uploads declare no length
         return _too_large()
-    outcome = file_disclosure(
-        _engine(), content=content, filename=upload.filename or "upload", kind=request.form.get("kind") or None,
-        provider_slug=caller.provider_slug, filed_by=caller.label, channel="api", create_provider=False,
-    )
+    # A request refused above (401, 403, 400, 413) files nothing and draws nothing; a filing draws one
+    # token from its token's bucket and its provider's, before the file is parsed.
+    wait = take(_engine(), filing_rates(_settings(), token_prefix=caller.token_prefix,
+                                        provider_id=caller.provider_id))
+    if wait > 0:
+        seconds = retry_after_header(wait)
+        return _throttled(429, f"too many filings from this token or provider; retry after {seconds} s (limits: "
+                               f"{_settings().token_filing_burst} at once and {_settings().token_filings_per_minute:g}"
+                               f" a minute per token, {_settings().provider_filing_burst} at once and "
+                               f"{_settings().provider_filings_per_minute:g} a minute per provider)", seconds)
+    filename = upload.filename or "upload"
+    slots = parse_slots(_settings().max_concurrent_parses)
+    with slots.held() if needs_slot(content, filename) else nullcontext(True) as admitted:
+        if not admitted:
+            return _throttled(503, "the server is parsing as many filings as it takes at once; nothing was "
+                                   f"stored: retry after {RETRY_AFTER_S} s", str(RETRY_AFTER_S))
+        outcome = file_disclosure(
+            _engine(), content=content, filename=filename,
+            kind=request.form.get("kind") or None, provider_slug=caller.provider_slug, filed_by=caller.label,
+            channel="api", create_provider=False,
+        )
     body = outcome.to_dict()
     if isinstance(outcome, Receipt):
         response = jsonify(body)
@@ -114,7 +146,36 @@ def get_disclosure(accession: str) -> tuple[Response, int]:
         filing = session.exec(select(Filing).where(Filing.accession == accession)).first()
         if filing is None or filing.provider_id != caller.provider_id:
             return _error(404, f"no filing {accession[:40]!r} for this provider")
-        return jsonify(outcome_of(filing, caller.provider_slug).to_dict()), 200
+        return jsonify(outcome_of(filing, caller.provider_slug, session=session).to_dict()), 200
+
+
+@api_blueprint.post("/systems/publish")
+def publish_system() -> tuple[Response, int]:
+    """Mark one of the caller's own systems as having public figures (``{"system": "name[@version]",
+    "public": true}``); other providers may then build on it. Another provider's system is
+    answered as unknown: a token cannot probe which systems exist."""
+    from tracker.filing.systems import SystemNotFoundError, publish_figures
+
+    caller = _caller()
+    if caller is None:
+        return _error(401, "missing, unknown or revoked bearer token")
+    body = request.get_json(silent=True)
+    reference = body.get("system") if isinstance(body, dict) else None
+    public = body.get("public", True) if isinstance(body, dict) else None
+    if not isinstance(reference, str) or not reference.strip() or len(reference) > 300:
+        return _error(400, "field 'system' is missing or not text; expected a JSON body "
+                           '{"system": "name[@version]", "public": true}')
+    if not isinstance(public, bool):
+        return _error(400, "field 'public' is not true or false; expected a boolean")
+    try:
+        with Session(_engine()) as session, session.begin():
+            system = publish_figures(session, provider_slug=caller.provider_slug, reference=reference,
+                                     actor=caller.label, public=public)
+            answer = {"provider": caller.provider_slug, "system": system.name, "version": system.version,
+                      "figures_public": system.figures_public}
+    except SystemNotFoundError as exc:
+        return _error(404, str(exc))
+    return jsonify(answer), 200
 
 
 @api_blueprint.get("/openapi.json")

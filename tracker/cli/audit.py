@@ -15,6 +15,7 @@ from sqlmodel import Session
 
 from tracker.cli.errors import fail
 from tracker.store import audit
+from tracker.store.audit_key import AuditKeyError
 from tracker.store.db import get_engine
 
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
@@ -27,14 +28,61 @@ class ExportFormat(StrEnum):
 
 
 @audit_app.command("verify")
-def verify() -> None:
-    """Check the whole chain; name the first broken entry and exit 1 if any."""
-    with Session(get_engine()) as session:
-        result = audit.verify(session)
+def verify(
+    heads: list[str] = typer.Option([], "--head", help="an audit head ID:HASH from a receipt (repeatable)"),
+    receipts: list[Path] = typer.Option([], "--receipt", help="a receipt as JSON (its audit_head; repeatable)"),
+) -> None:
+    """Check the chain, its checkpoints (database and file), that every filing, token, account,
+    registration event and certificate has its audit entry, and the heads given; exit 1 naming
+    each finding."""
+    wanted = [_parse_head(h) for h in heads] + [_head_of_receipt(r) for r in receipts]
+    try:
+        with Session(get_engine()) as session:
+            result = audit.verify(session, coverage=True, receipt_heads=wanted)
+    except AuditKeyError as exc:
+        fail(str(exc))
+    for note in result.notes:
+        typer.echo(f"note: {note}")
     if not result.ok:
-        fail(f"audit chain broken at entry {result.first_broken_id}: {result.reason} "
-             f"({result.checked} entries checked)")
-    typer.echo(f"audit chain intact: {result.checked} entries")
+        for problem in result.problems:
+            typer.echo(problem, err=True)
+        fail(f"audit log not intact: {len(result.problems)} finding(s) ({result.checked} entries checked)")
+    head = f"; head {result.head[0]}:{result.head[1]}" if result.head else ""
+    held = f"; {len(wanted)} receipt head(s) in the chain" if wanted else ""
+    typer.echo(f"audit chain intact: {result.checked} entries, {result.checkpoints_checked} checkpoints{held}{head}")
+
+
+@audit_app.command("checkpoint")
+def checkpoint() -> None:
+    """Checkpoint the chain's head now (the scheduler does it daily)."""
+    try:
+        with Session(get_engine()) as session:
+            made = audit.checkpoint_now(session, "manual")
+            session.commit()
+    except AuditKeyError as exc:
+        fail(str(exc))
+    if made is None:
+        typer.echo("nothing to checkpoint: the log is empty or its head is already checkpointed")
+    else:
+        typer.echo(f"{made.describe()}: entry {made.last_event_id}, {made.event_count} entries")
+
+
+def _parse_head(text: str) -> tuple[int, str]:
+    entry_id, _, digest = text.partition(":")
+    if not (entry_id.isdigit() and len(digest) == 64 and all(c in "0123456789abcdef" for c in digest)):
+        fail(f"--head {text!r} is not an audit head; expected ID:HASH (the entry id, a colon, 64 hex digits)")
+    return int(entry_id), digest
+
+
+def _head_of_receipt(path: Path) -> tuple[int, str]:
+    try:
+        head = json.loads(path.read_text(encoding="utf-8")).get("audit_head")
+    except (OSError, ValueError, AttributeError) as exc:
+        fail(f"--receipt {str(path)!r} cannot be read as a JSON receipt: {exc}")
+    if not (isinstance(head, dict) and isinstance(head.get("id"), int) and isinstance(head.get("hash"), str)):
+        fail(f"--receipt {str(path)!r} holds no audit_head; expected a receipt with "
+             '"audit_head": {"id": ..., "hash": ...}')
+    return _parse_head(f"{head['id']}:{head['hash']}")
 
 
 def _day_start(value: str | None, option: str) -> datetime | None:

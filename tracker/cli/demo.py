@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from tracker.cli.errors import fail
 from tracker.config import get_settings
 from tracker.registry.pipeline import today_utc
 from tracker.store.db import get_engine
@@ -14,16 +15,32 @@ def demo(
     port: int = typer.Option(8050, "--port"),
     prepare_only: bool = typer.Option(False, "--prepare-only", help="file the data and exit, without serving"),
 ) -> None:
-    """Everything a first look needs, on the embedded database: data, scheduler and dashboard."""
+    """Everything a first look needs, on the embedded database: data, scheduler and dashboard.
+
+    Ctrl-C or SIGTERM stops it all: the server drains, then the scheduler it started is stopped
+    and gives up its leader lock."""
     from tracker import demo as demo_module
+    from tracker.web.listener import InsecureSecretError, check_secret, stop_on_sigterm
 
     settings = get_settings()
+    if not prepare_only:
+        try:
+            check_secret(host, settings.secret_key)  # before filing anything or starting the scheduler
+        except InsecureSecretError as exc:
+            fail(str(exc))
     engine = get_engine()
-    if prepare_only:
-        state = demo_module.prepare(engine, settings, today_utc())
-        typer.echo(state.summary)
-        return
-    demo_module.run(engine, settings, host, port, today_utc())
+    # SIGTERM becomes Ctrl-C for the whole command (not only while serving), so the cleanup in
+    # demo.run always runs: a scheduler started a moment earlier is never left behind.
+    with stop_on_sigterm():
+        try:
+            if prepare_only:
+                state = demo_module.prepare(engine, settings, today_utc())
+                typer.echo(state.summary)
+                return
+            demo_module.run(engine, settings, host, port, today_utc())
+        except KeyboardInterrupt:
+            pass
+    typer.echo("demo stopped")
 
 
 def register(app: typer.Typer) -> None:

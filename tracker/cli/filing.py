@@ -34,6 +34,8 @@ def _print_outcome(outcome: Receipt | Rejection, fmt: str) -> None:
             print(str(problem), file=sys.stderr)
         if outcome.accession:
             print(f"rejected: {outcome.accession} ({len(outcome.errors)} problems)", file=sys.stderr)
+        if outcome.audit_head:
+            print(f"audit_head {outcome.audit_head['id']}:{outcome.audit_head['hash']}", file=sys.stderr)
         raise typer.Exit(EXIT_REJECTED)
     if fmt == "json":
         typer.echo(json.dumps(outcome.to_dict(), indent=2))
@@ -45,8 +47,14 @@ def _print_outcome(outcome: Receipt | Rejection, fmt: str) -> None:
             ("kind", outcome.kind), ("sha256", outcome.sha256), ("records", str(outcome.records)),
             ("superseded", str(outcome.superseded)),
             ("filed_at", outcome.filed_at.isoformat() if outcome.filed_at else "-")]
+    if outcome.audit_head:  # the provider's evidence: `tracker audit verify --head ID:HASH` checks it later
+        rows.append(("audit_head", f"{outcome.audit_head['id']}:{outcome.audit_head['hash']}"))
+    if outcome.superseded_by:  # re-filed bytes of a filing amended since: it is not current
+        rows.append(("superseded_by", ", ".join(outcome.superseded_by)))
     for key, value in rows:
         typer.echo(f"{key:<11} {value}")
+    if outcome.note:
+        typer.echo(f"note: {outcome.note}", err=True)
 
 
 def ingest(

@@ -28,6 +28,9 @@ COMMAND_MODULES = (
     "tracker.cli.serve",
     "tracker.cli.alerts",
     "tracker.cli.scheduler",
+    "tracker.cli.regimes",
+    "tracker.cli.certificate",
+    "tracker.cli.registration",
 )
 
 

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlmodel import Session
 
-from tracker.auth.scope import SYSTEM_SCOPE
+from tracker.auth.scope import SYSTEM_SCOPE, Scope
 from tracker.cli.errors import EXIT_REJECTED, fail
 from tracker.registry.pipeline import run_evaluation, today_utc
 from tracker.registry.report import report_from_db
@@ -71,11 +71,48 @@ def evaluate(
     typer.echo(summary.line())
 
 
-def systems(fmt: Format = typer.Option(Format.table, "--format", help="json, table or csv")) -> None:
+def systems(
+    ctx: typer.Context,
+    fmt: Format = typer.Option(Format.table, "--format", help="json, table or csv"),
+    provider: str = typer.Option(None, "--provider",
+                                 help="show only this provider's systems, as that provider sees them"),
+) -> None:
     """The registry with estimates and flags."""
+    if ctx.invoked_subcommand is not None:
+        return
     with Session(get_engine()) as session:
-        report = report_from_db(session, SYSTEM_SCOPE)
+        report = report_from_db(session, _provider_scope(session, provider) if provider else SYSTEM_SCOPE)
     emit_report(report, fmt)
+
+
+def _provider_scope(session: Session, slug: str) -> Scope:
+    from sqlmodel import select
+
+    from tracker.store.models import Provider
+
+    found = session.exec(select(Provider.id).where(Provider.slug == slug)).first()
+    if found is None:
+        fail(f"unknown provider {slug!r}")
+    return Scope(actor=f"cli:{slug}", role="provider", provider_id=found)
+
+
+def publish(
+    reference: str = typer.Argument(..., metavar="NAME[@VERSION]", help="one of the provider's systems"),
+    provider: str = typer.Option(..., "--provider", help="the provider that filed the system"),
+    withdraw: bool = typer.Option(False, "--withdraw", help="make the system's figures confidential again"),
+) -> None:
+    """Make a system's figures public, so other providers may file fine-tunes of it (docs/filing.md)."""
+    from tracker.filing.systems import SystemNotFoundError, publish_figures
+
+    with Session(get_engine()) as session, session.begin():
+        try:
+            system = publish_figures(session, provider_slug=provider, reference=reference, actor="cli",
+                                     public=not withdraw)
+        except SystemNotFoundError as exc:
+            fail(str(exc))
+        label = system.name + (f"@{system.version}" if system.version else "")
+    state = "confidential" if withdraw else "public"
+    typer.echo(f"{provider}/{label}: figures {state}")
 
 
 def emit_report(report: dict[str, Any], fmt: Format) -> None:
@@ -129,4 +166,8 @@ def _print_table(report: dict[str, Any]) -> None:
 def register(app: typer.Typer) -> None:
     app.command("estimate")(estimate)
     app.command("evaluate")(evaluate)
-    app.command("systems")(systems)
+    group = typer.Typer(help="The registry with estimates and flags; `publish` makes a system's figures public.",
+                        invoke_without_command=True, no_args_is_help=False)
+    group.callback()(systems)
+    group.command("publish")(publish)
+    app.add_typer(group, name="systems")

@@ -40,18 +40,68 @@ def parent_index(nodes: pl.DataFrame) -> pl.Series:
     return parent.scatter(named, found)
 
 
+def _onto_cycles(parent: pl.Series) -> pl.Series:
+    """Per row, a row on the cycle its lineage ends in (null when it ends at a root): pointer
+    doubling, log2(n) gathers. After >= n steps a pointer still set can only be circling a cycle."""
+    ptr = parent
+    steps = 1
+    while steps < parent.len() + 1:
+        if ptr.null_count() == ptr.len():
+            return ptr
+        ptr = ptr.gather(ptr)
+        steps *= 2
+    return ptr
+
+
+def lineage_cycles(nodes: pl.DataFrame, parent: pl.Series | None = None) -> pl.DataFrame:
+    """Every system whose lineage loops: one row per system on a cycle or descending from one,
+    with ``system_key``, ``on_cycle`` and ``cycle`` (the keys around its cycle, from the cycle's
+    first row in ``nodes``, not repeated at the end). Empty when the lineage is a forest.
+
+    Stored data may hold a cycle that filing would now refuse (docs/filing.md): the registry-wide
+    evaluation sets these systems aside instead of failing for everyone."""
+    if parent is None:
+        parent = parent_index(nodes)
+    schema: dict[str, pl.DataType] = {"system_key": pl.String(), "on_cycle": pl.Boolean(),
+                                      "cycle": pl.List(pl.String())}
+    ptr = _onto_cycles(parent)
+    affected = ptr.is_not_null().arg_true()
+    if affected.len() == 0:
+        return pl.DataFrame(schema=schema)
+    # parent^(2^k) is a bijection on each cycle, so every cycle row is some row's pointer.
+    cycle_of: dict[int, int] = {}
+    cycles: list[list[int]] = []
+    for start in sorted(set(ptr.gather(affected).to_list())):
+        if start in cycle_of:
+            continue
+        members = [start]
+        node = parent[start]
+        while node != start:  # bounded by the cycle's length
+            members.append(node)
+            node = parent[node]
+        first = members.index(min(members))
+        members = members[first:] + members[:first]
+        for member in members:
+            cycle_of[member] = len(cycles)
+        cycles.append(members)
+    keys = nodes.get_column("system_key").cast(pl.String)
+    rows = affected.to_list()
+    reached = ptr.gather(affected).to_list()
+    return pl.DataFrame(
+        {
+            "system_key": keys.gather(affected),
+            "on_cycle": [row in cycle_of for row in rows],
+            "cycle": [[keys[i] for i in cycles[cycle_of[r]]] for r in reached],
+        },
+        schema=schema,
+    )
+
+
 def check_cycles(nodes: pl.DataFrame, parent: pl.Series | None = None) -> None:
     """Raise LineageCycleError naming the systems on a cycle, if any (pointer doubling)."""
     if parent is None:
         parent = parent_index(nodes)
-    ptr = parent
-    steps = 1
-    # After >= n steps, a pointer still set can only be circling a cycle.
-    while steps < nodes.height + 1:
-        if ptr.null_count() == ptr.len():
-            return
-        ptr = ptr.gather(ptr)
-        steps *= 2
+    ptr = _onto_cycles(parent)
     on_cycle = ptr.drop_nulls()
     if on_cycle.is_empty():
         return

@@ -12,9 +12,15 @@ import polars as pl
 
 from tracker.filing.kinds import Kind
 from tracker.filing.problems import DisclosureRejected, Problem
-from tracker.filing.read import RawTable
+from tracker.filing.read import RawTable, check_column_count
 
 NO_RECORDS = Problem.file("the file has a header but no records; expected at least one record")
+# Fixed (issue 15): a header of 300k unknown names cost one difflib comparison each (19 s and
+# 1.27 GB for a 2.9 MB upload). The count is capped before any per-column work (read.py checks it
+# as each format is read), and only the first unknown names get a suggestion.
+MAX_SUGGESTIONS = 20
+_LONGEST_TYPO = 80
+_SHOWN_CHARS = 80
 
 
 def normalize(name: str) -> str:
@@ -27,7 +33,9 @@ def column_mapping(header: list[str], kind: Kind, blank_columns: set[int]) -> di
     ``blank_columns`` are positions whose cells are all empty: an unnamed one is a spreadsheet's
     trailing comma, not data, and is ignored.
     """
+    check_column_count(len(header))
     problems: list[Problem] = []
+    suggested = 0
     mapping: dict[int, str] = {}
     seen: dict[str, int] = {}
     for index, original in enumerate(header):
@@ -43,7 +51,8 @@ def column_mapping(header: list[str], kind: Kind, blank_columns: set[int]) -> di
             continue
         seen[name] = position
         if name not in kind.by_name:
-            problems.append(Problem.header(_unknown(original, name, kind)))
+            suggested += 1
+            problems.append(Problem.header(_unknown(original, name, kind, suggest=suggested <= MAX_SUGGESTIONS)))
             continue
         mapping[index] = name
     missing = [n for n in kind.required if n not in seen]
@@ -77,7 +86,21 @@ def conform(raw: RawTable, kind: Kind) -> pl.DataFrame:
     return apply_mapping(raw.frame.lazy(), raw.frame.columns, mapping, kind).collect()
 
 
-def _unknown(original: str, name: str, kind: Kind) -> str:
-    close = difflib.get_close_matches(name, kind.names, n=1, cutoff=0.6)
-    hint = f"did you mean {close[0]!r}? " if close else ""
-    return f"unknown column {original!r}; {hint}expected one of {', '.join(kind.names)}"
+def _unknown(original: str, name: str, kind: Kind, *, suggest: bool) -> str:
+    close = suggestion(name, kind) if suggest else None
+    hint = f"did you mean {close!r}? " if close else ""
+    return f"unknown column {original[:_SHOWN_CHARS]!r}; {hint}expected one of {', '.join(kind.names)}"
+
+
+def suggestion(name: str, kind: Kind) -> str | None:
+    """The kind's column a typo most likely meant, or None.
+
+    difflib's ratio needs at least 0.6, so a name more than four times as long (or short) as a
+    column can never match it: such candidates are skipped, and a name longer than any column
+    plausibly misspells is not compared at all (a 2 MB header name would cost seconds otherwise).
+    """
+    if len(name) > _LONGEST_TYPO:
+        return None
+    candidates = [c for c in kind.names if len(c) <= 4 * len(name) and len(name) <= 4 * len(c)]
+    close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
+    return close[0] if close else None

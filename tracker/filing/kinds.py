@@ -177,7 +177,25 @@ CLUSTERS = Kind(
     ),
 )
 
-KINDS: Mapping[str, Kind] = {k.name: k for k in (TRAINING_RUNS, INFERENCE_USAGE, CLUSTERS)}
+# Conditions compute alone does not settle (a regime's unheld_conditions, a tier's domains): the
+# provider says, per system, whether each holds. The keys are the regimes' (data/regimes.yaml
+# condition_keys and tier domains); validation and the JSON Schema read them from the regimes
+# (tracker/filing/conditions.py), so this module stays free of the regime files.
+SYSTEM_CONDITIONS = Kind(
+    name="system_conditions",
+    description="one row per system and declared condition",
+    identity=("system", "version", "condition"),
+    columns=(
+        _SYSTEM,
+        _VERSION,
+        _text("condition", "a condition key a regime asks about, e.g. generates_language_or_images or "
+                           "sector:finance (`tracker schema system_conditions` lists them)", 120, required=True),
+        Column("held", "enum", "whether the condition holds for this system", required=True, choices=("yes", "no")),
+        _text("notes", "free text: the basis of the declaration", None),
+    ),
+)
+
+KINDS: Mapping[str, Kind] = {k.name: k for k in (TRAINING_RUNS, INFERENCE_USAGE, CLUSTERS, SYSTEM_CONDITIONS)}
 
 
 def get_kind(name: str) -> Kind | None:
@@ -209,6 +227,12 @@ def json_schema(kind: Kind) -> dict[str, Any]:
         if c.default is not None:
             prop["default"] = c.default
         props[c.name] = prop
+    if kind is SYSTEM_CONDITIONS:
+        from tracker.filing.conditions import known_conditions
+
+        known = known_conditions()
+        props["condition"]["enum"] = sorted(known)
+        props["condition"]["x-conditions"] = dict(sorted(known.items()))
     record = {
         "type": "object",
         "description": kind.description,

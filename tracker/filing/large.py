@@ -11,6 +11,7 @@ peak memory depends on the number of distinct keys, not on the file size.
 from __future__ import annotations
 
 import codecs
+import csv
 from pathlib import Path
 
 import polars as pl
@@ -18,7 +19,14 @@ import polars as pl
 from tracker.filing.header import apply_mapping, column_mapping, normalize
 from tracker.filing.kinds import Kind
 from tracker.filing.problems import DisclosureRejected, Problem
-from tracker.filing.read import BOM, EXPECT_UTF8, clean_header, column_type_problems, not_utf8_problem
+from tracker.filing.read import (
+    BOM,
+    EXPECT_UTF8,
+    check_column_count,
+    clean_header,
+    column_type_problems,
+    not_utf8_problem,
+)
 
 LARGE_FILE_BYTES = 64 * 1024 * 1024  # above this, usage CSVs take the streaming path
 _CHUNK_BYTES = 4 * 1024 * 1024
@@ -62,6 +70,7 @@ def scan_csv(path: Path, kind: Kind, *, typed: bool = False) -> pl.LazyFrame:
         raise DisclosureRejected.one(Problem.file("the file is empty; expected a header row and records"))
     if not typed:
         check_utf8(path)
+    check_column_count(_header_width(start))
     try:
         header_frame = pl.read_csv(path, has_header=False, n_rows=1, infer_schema=False)
         header = [h or "" for h in header_frame.row(0)]
@@ -80,6 +89,17 @@ def scan_csv(path: Path, kind: Kind, *, typed: bool = False) -> pl.LazyFrame:
     return apply_mapping(lf, sources, mapping, kind)
 
 
+def _header_width(start: bytes) -> int:
+    """Fields in the first record, from the file's first bytes. A header longer than them has more
+    fields than the cap allows anyway (the cap is far below 4 MB of names), so a partial first line
+    counts what it holds."""
+    first = start.removeprefix(BOM).split(b"\n", 1)[0].decode("utf-8", errors="replace")
+    try:
+        return len(next(csv.reader([first]), []))
+    except csv.Error:
+        return first.count(",") + 1
+
+
 def _blank_columns(lf: pl.LazyFrame, sources: list[str], indexes: list[int]) -> set[int]:
     counts = lf.select(
         [(pl.col(sources[i]).str.strip_chars().str.len_bytes() > 0).sum().alias(str(i)) for i in indexes]
@@ -96,6 +116,7 @@ def scan_parquet(path: Path, kind: Kind, *, typed: bool = False) -> pl.LazyFrame
     """
     lf = pl.scan_parquet(path)
     schema = lf.collect_schema()
+    check_column_count(len(schema))
     problems = column_type_problems(schema)
     if problems:
         raise DisclosureRejected(problems)

@@ -41,7 +41,8 @@ def kind_from_header(header: list[str]) -> Kind | None:
 
 
 # A column that only one kind has: a header with it is not ambiguous about what it files.
-IDENTIFYING_COLUMN = {"training_runs": "run_id", "inference_usage": "period_start", "clusters": "cluster_id"}
+IDENTIFYING_COLUMN = {"training_runs": "run_id", "inference_usage": "period_start", "clusters": "cluster_id",
+                      "system_conditions": "condition"}
 
 
 def resolve_kind(requested: str | None, envelope: str | None, header: list[str] | None = None) -> Kind:

@@ -29,6 +29,17 @@ EXPECT_UTF8 = "expected UTF-8 text (in Excel: Save As 'CSV UTF-8')"
 # XLSX parser would decompress and parse in full. The members' declared sizes are checked first.
 # 100 MiB of XML is far above any real disclosure workbook (a million-cell sheet is ~40 MiB).
 MAX_XLSX_UNCOMPRESSED = 100 * 1024 * 1024
+# Every kind has at most twenty columns; a spreadsheet may add a few hundred empty trailing ones.
+# Above this, the header is refused before anything is done per column (issue 15: 300k unknown
+# names held the server for 19 s).
+MAX_COLUMNS = 1000
+
+
+def check_column_count(count: int) -> None:
+    if count > MAX_COLUMNS:
+        raise DisclosureRejected.one(Problem.header(
+            f"the header has {count:,} columns, above the limit of {MAX_COLUMNS:,}; expected the kind's "
+            "columns only (at most twenty)"))
 
 
 @dataclass(frozen=True)
@@ -94,6 +105,7 @@ def _table(fmt: str, header: list[str], rows: pl.DataFrame, kind_hint: str | Non
 
 def _read_csv(content: bytes) -> RawTable:
     text = decode_utf8(content)
+    check_column_count(_header_width(text))
     widths = _record_widths(text)
     if not widths:
         raise DisclosureRejected.one(Problem.file("the file is empty; expected a header row and records"))
@@ -116,6 +128,14 @@ def _read_csv(content: bytes) -> RawTable:
         raise DisclosureRejected.one(Problem.file(f"cannot parse as CSV ({_first_line(exc)})")) from None
     header = [h or "" for h in grid.row(0)]
     return _table("csv", header, grid.slice(1))
+
+
+def _header_width(text: str) -> int:
+    """Fields in the first record (0 if it cannot be parsed: ``_record_widths`` words that)."""
+    try:
+        return len(next(csv.reader(io.StringIO(text, newline="")), []))
+    except csv.Error:
+        return 0
 
 
 def _record_widths(text: str) -> list[int]:
@@ -200,6 +220,7 @@ def _json_table(records: list[Any], kind_hint: str | None) -> RawTable:
                                                "column names as keys"))
             continue
         header.update(dict.fromkeys(record))
+        check_column_count(len(header))
     names = list(header)
     columns: dict[str, list[str | None]] = {n: [] for n in names}
     for row, record in enumerate(records, start=1):
@@ -231,6 +252,11 @@ def _json_text(value: Any) -> str | None:
 
 def _read_parquet(content: bytes) -> RawTable:
     try:
+        width = len(pl.read_parquet_schema(io.BytesIO(content)))
+    except Exception as exc:  # pyarrow/polars raise many types for a corrupt file
+        raise DisclosureRejected.one(Problem.file(f"cannot read as Parquet ({_first_line(exc)})")) from None
+    check_column_count(width)
+    try:
         frame = pl.read_parquet(io.BytesIO(content))
     except Exception as exc:  # pyarrow/polars raise many types for a corrupt file
         raise DisclosureRejected.one(Problem.file(f"cannot read as Parquet ({_first_line(exc)})")) from None
@@ -238,22 +264,56 @@ def _read_parquet(content: bytes) -> RawTable:
 
 
 def _check_xlsx_size(content: bytes) -> None:
-    """Refuse a workbook whose members inflate above MAX_XLSX_UNCOMPRESSED, before parsing it."""
+    """Refuse a workbook whose members inflate above MAX_XLSX_UNCOMPRESSED, before parsing it.
+
+    The declared sizes are the attacker's to choose, so the members are inflated here, a chunk at a
+    time into nothing, counting the bytes that actually come out and stopping once past the cap.
+    zipfile stops reading a member at its declared size; each member's is raised to the budget left
+    (plus one byte), so an under-declared member is read to its real end or to just past the cap
+    (its checksum, which would fail there, is left to the workbook reader).
+    """
     try:
         with zipfile.ZipFile(io.BytesIO(content)) as archive:
-            inflated = sum(info.file_size for info in archive.infolist())
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError):
-        return  # not a readable zip: the XLSX reader below reports it as a corrupt workbook
-    if inflated > MAX_XLSX_UNCOMPRESSED:
-        raise DisclosureRejected.one(Problem.file(
-            f"the workbook decompresses to {inflated / 2**20:,.0f} MiB, above the limit of "
-            f"{MAX_XLSX_UNCOMPRESSED / 2**20:,.0f} MiB (a compressed 'zip bomb'?); expected an ordinary "
-            "workbook: split the data or file it as CSV"))
+            declared = sum(info.file_size for info in archive.infolist())
+            if declared > MAX_XLSX_UNCOMPRESSED:
+                raise DisclosureRejected.one(Problem.file(
+                    f"the workbook decompresses to {declared / 2**20:,.0f} MiB, above the limit of "
+                    f"{MAX_XLSX_UNCOMPRESSED / 2**20:,.0f} MiB (a compressed 'zip bomb'?); expected an "
+                    "ordinary workbook: split the data or file it as CSV"))
+            inflated = 0
+            for info in archive.infolist():
+                info.file_size = MAX_XLSX_UNCOMPRESSED - inflated + 1
+                info.CRC = None  # type: ignore[assignment]  # this pass counts; the reader checks CRCs
+                with archive.open(info) as member:
+                    while chunk := member.read(_INFLATE_CHUNK):
+                        inflated += len(chunk)
+                        if inflated > MAX_XLSX_UNCOMPRESSED:
+                            _too_inflated()
+    except DisclosureRejected:
+        raise
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, OSError, ValueError, EOFError,
+            RuntimeError) as exc:
+        # Not a readable zip (or a member's checksum does not match what it inflates to).
+        raise DisclosureRejected.one(Problem.file(f"cannot read as XLSX ({_first_line(exc)})")) from None
+    except Exception as exc:  # zlib/bz2/lzma raise their own types on a corrupt stream
+        raise DisclosureRejected.one(Problem.file(f"cannot read as XLSX ({_first_line(exc)})")) from None
+
+
+_INFLATE_CHUNK = 1024 * 1024
+
+
+def _too_inflated() -> None:
+    raise DisclosureRejected.one(Problem.file(
+        f"the workbook decompresses to more than {MAX_XLSX_UNCOMPRESSED / 2**20:,.0f} MiB, above the limit "
+        f"of {MAX_XLSX_UNCOMPRESSED / 2**20:,.0f} MiB, though its zip headers declare less (a compressed "
+        "'zip bomb'?); expected an ordinary workbook: split the data or file it as CSV"))
 
 
 def _read_xlsx(content: bytes) -> RawTable:
     # Fixed (issue 8): a zip bomb was decompressed and parsed whole (300 MiB of sheet XML took
-    # 5 s and +320 MiB of memory); the declared sizes are now checked before parsing.
+    # 5 s and +320 MiB of memory); the declared sizes are now checked before parsing. Fixed
+    # (issue 15): declared sizes can lie (900 KiB declaring little inflated to 257 MiB and grew
+    # the server by 540 MB), so the bytes actually inflated are counted.
     _check_xlsx_size(content)
     try:
         grid = pl.read_excel(
@@ -264,6 +324,7 @@ def _read_xlsx(content: bytes) -> RawTable:
         raise DisclosureRejected.one(Problem.file(f"cannot read as XLSX ({_first_line(exc)})")) from None
     if not isinstance(grid, pl.DataFrame) or grid.height == 0:
         raise DisclosureRejected.one(Problem.file("the first sheet is empty; expected a header row"))
+    check_column_count(grid.width)
     grid = grid.select(pl.all().cast(pl.String))
     header = [h or "" for h in grid.row(0)]
     return _table("xlsx", header, grid.slice(1))

@@ -7,8 +7,8 @@ is spent on messages nobody will read.
 
 The screen reads the numbers typed (the CSV reader parses them, Parquet stores them). It flags
 every row that breaks a rule of its own (a number out of bounds, no usage figure, an overlong
-segment), aggregates per group of rows with the same raw key cells (system, version, period,
-accelerator), and hashes each row's identity (system, version, period, segment) to 64 bits, the
+segment or one NFC may change), aggregates per group of rows with the same raw key cells (system,
+version, period, accelerator), and hashes each row's identity (system, version, period, segment) to 64 bits, the
 segment stripped (Parquet: only if a segment starts or ends with a byte that is not printable
 ASCII, as every whitespace character does); sorting the hashes, one range of values per thread,
 finds repeats. The few thousand distinct keys then go through the exact validator itself, so
@@ -35,6 +35,7 @@ from tracker.filing.aggregate import USAGE_KEY, aggregate_usage, finish_usage, p
 from tracker.filing.kinds import INFERENCE_USAGE, Column
 from tracker.filing.problems import DisclosureRejected
 from tracker.filing.validate import ROW, stripped_or_null, validate_lazy
+from tracker.text import may_change_or_hide
 
 _KIND = INFERENCE_USAGE
 CHUNK_ROWS = 500_000  # rows per chunk of a single read: held with their aggregate, then dropped
@@ -152,6 +153,10 @@ def row_columns(schema: pl.Schema) -> list[pl.Expr]:
     if segment.max_length is not None:
         # Bytes >= characters >= characters once stripped: within the limit here, within it there.
         breaks.append(pl.col("segment").cast(pl.String).str.len_bytes() > segment.max_length)
+    # The exact path refuses control and format characters in text and compares text in NFC
+    # (tracker/text.py). The other key cells go through the exact validator below; a segment is
+    # only hashed, so one holding a character NFC may change or the rule refuses is a doubt.
+    breaks.append(pl.col("segment").cast(pl.String).str.contains(may_change_or_hide()))
     return [
         pl.col(ROW), *[_raw_key(n, schema[n]).alias(n) for n in USAGE_KEY],
         *[value.alias(name) for name, value in values.items()],

@@ -12,20 +12,24 @@ the API files only for the provider its token belongs to (``create_provider=Fals
 from __future__ import annotations
 
 import hashlib
-import re
+import unicodedata
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from tracker import text as text_rules
 from tracker.catalog.accelerators import Catalog
-from tracker.filing.kinds import CLUSTERS, INFERENCE_USAGE, TRAINING_RUNS
+from tracker.config import get_settings
+from tracker.filing.conditions import store_conditions
+from tracker.filing.kinds import CLUSTERS, INFERENCE_USAGE, SYSTEM_CONDITIONS, TRAINING_RUNS, get_kind
 from tracker.filing.parse import Parsed, parse_disclosure, parse_disclosure_file
 from tracker.filing.problems import DisclosureRejected, Problem, truncated
 from tracker.filing.read import detect_format
@@ -33,11 +37,11 @@ from tracker.filing.receipts import Receipt, Rejection, accession_for, errors_js
 from tracker.filing.store import Stored, store_clusters, store_training_runs, store_usage
 from tracker.filing.systems import BaseRef, resolve_bases
 from tracker.store import audit
-from tracker.store.models import Filing, Provider
+from tracker.store.models import Filing, Provider, RejectionRepeat
 from tracker.store.types import utcnow
 
 CHANNELS = ("cli", "inbox", "api", "portal")
-SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+SLUG = text_rules.SLUG  # fixed (issue 15): "^...$" let "alpha\n" in as a second provider
 # Serialises filings on PostgreSQL: the duplicate check and the supersession of earlier records
 # must see every committed filing, and filings are rare enough that one queue costs nothing.
 _FILING_LOCK_KEY = 7_300_252
@@ -51,7 +55,10 @@ class FilingError(ValueError):
 def safe_filename(filename: str) -> str:
     """The base name only, without control characters: never a path to write to."""
     base = PureWindowsPath(PurePosixPath(filename or "").name).name
-    base = re.sub(r"[\x00-\x1f\x7f]", "", base).strip().lstrip(".") or "upload"
+    # Control and format characters go too: a bidi override would make "evil\u202ecsv.exe" read as
+    # "evilexe.csv" on every page that shows the name.
+    base = unicodedata.normalize("NFC", base)
+    base = "".join(c for c in base if unicodedata.category(c) not in ("Cc", "Cf")).strip().lstrip(".") or "upload"
     return base[-_MAX_FILENAME:]
 
 
@@ -155,10 +162,12 @@ def file_disclosure(
             raise FilingError(f"unknown provider {provider_slug!r}")
         original = _duplicate(reader, provider, sha256)
         if original is not None:
-            return outcome_of(original, provider_slug, duplicate=True)
+            return outcome_of(original, provider_slug, duplicate=True, session=reader,
+                              audit_head=audit.entry_for(reader, "filing", original.accession))
     attempt = attempt or _Attempt.of(lambda: _parse(content, name, kind, catalog))
     parsed, problems = attempt.outcome()
-    kind_name = parsed.kind.name if parsed else (kind or "unknown")[:32]
+    # Only a known kind's name is stored: the field is the filer's, and may hold anything (NUL).
+    kind_name = parsed.kind.name if parsed else (known.name if (known := get_kind(kind or "")) else "unknown")
 
     if dry_run:
         if parsed is not None and parsed.kind is TRAINING_RUNS:
@@ -209,7 +218,8 @@ def _store_accepted(target: Engine | Session, parsed: Parsed, *, provider_slug: 
         provider = _ensure_provider(session, provider_slug)
         original = _duplicate(session, provider, sha256)  # again, under the lock: a racing twin
         if original is not None:
-            return outcome_of(original, provider_slug, duplicate=True)
+            return outcome_of(original, provider_slug, duplicate=True, session=session,
+                              audit_head=audit.entry_for(session, "filing", original.accession))
         bases: dict[str, BaseRef] = {}
         if parsed.kind is TRAINING_RUNS:
             bases, problems = resolve_bases(session, provider.id, parsed.records)
@@ -226,13 +236,18 @@ def _store_accepted(target: Engine | Session, parsed: Parsed, *, provider_slug: 
             from tracker.filing.public import record_public_discrepancies
 
             record_public_discrepancies(session, stored.system_ids)
-        audit.record(session, actor=filed_by, action="filing.accepted", entity="filing",
-                     entity_id=filing.accession, details={
-                         "provider": provider_slug, "kind": parsed.kind.name, "sha256": sha256,
-                         "channel": channel, "filename": name, "records": stored.records,
-                         "rows_read": parsed.rows_read, "superseded": stored.superseded})
+        entry = audit.record(session, actor=filed_by, action="filing.accepted", entity="filing",
+                             entity_id=filing.accession, details={
+                                 "provider": provider_slug, "kind": parsed.kind.name, "sha256": sha256,
+                                 "channel": channel, "filename": name, "records": stored.records,
+                                 "rows_read": parsed.rows_read, "superseded": stored.superseded})
+        if parsed.kind is TRAINING_RUNS and stored.system_ids:
+            # An amended registered system: its certificate no longer binds the record; reissue.
+            from tracker.registration.certificates import supersede_on_amendment
+
+            supersede_on_amendment(session, stored.system_ids, actor=filed_by)
         session.flush()
-        return outcome_of(filing, provider_slug)
+        return outcome_of(filing, provider_slug, audit_head=audit.head_of(entry))
 
 
 def _store_records(session: Session, filing: Filing, parsed: Parsed, bases: dict[str, BaseRef]) -> Stored:
@@ -240,6 +255,8 @@ def _store_records(session: Session, filing: Filing, parsed: Parsed, bases: dict
         return store_training_runs(session, filing, parsed.records, bases)
     if parsed.kind is INFERENCE_USAGE:
         return store_usage(session, filing, parsed.records)
+    if parsed.kind is SYSTEM_CONDITIONS:
+        return store_conditions(session, filing, parsed.records)
     assert parsed.kind is CLUSTERS
     return store_clusters(session, filing, parsed.records)
 
@@ -251,12 +268,13 @@ def _store_rejected(target: Engine | Session, *, provider_slug: str, kind: str, 
         filing = _new_filing(session, provider, kind=kind, status="rejected", sha256=sha256, filename=name,
                              file_format=fmt, size_bytes=size, channel=channel, filed_by=filed_by,
                              errors_json=errors_json(problems))
-        audit.record(session, actor=filed_by, action="filing.rejected", entity="filing",
-                     entity_id=filing.accession, details={
-                         "provider": provider_slug, "kind": kind, "sha256": sha256, "channel": channel,
-                         "filename": name, "errors": len(problems)})
+        entry = audit.record(session, actor=filed_by, action="filing.rejected", entity="filing",
+                             entity_id=filing.accession, details={
+                                 "provider": provider_slug, "kind": kind, "sha256": sha256, "channel": channel,
+                                 "filename": name, "errors": len(problems)})
         _alert_rejection(session, filing, provider, problems)
-        return Rejection(filing.accession, provider_slug, kind, sha256, name, filing.filed_at, problems)
+        return Rejection(filing.accession, provider_slug, kind, sha256, name, filing.filed_at, problems,
+                         audit_head=audit.head_of(entry))
 
 
 def _alert_rejection(session: Session, filing: Filing, provider: Provider, problems: list[Problem]) -> None:
@@ -264,9 +282,44 @@ def _alert_rejection(session: Session, filing: Filing, provider: Provider, probl
     outbox), with the first problems so the alert can be triaged without opening the filing."""
     from tracker.alerts.outbox import enqueue
 
-    enqueue(session, kind="filing_rejected", idempotency_key=f"filing_rejected:{filing.accession}",
-            provider_id=provider.id, payload={
-                "accession": filing.accession, "status": "rejected", "filename": filing.filename,
-                "kind_of_filing": filing.kind, "channel": filing.channel, "errors": len(problems),
-                "first_errors": [str(p) for p in problems[:5]],
-            })
+    repeat = _repeat_of(session, filing, provider, problems)
+    if repeat is None:
+        return  # the same bytes, rejected for the same problems a moment ago: one alert, counted
+    alert = enqueue(session, kind="filing_rejected", idempotency_key=f"filing_rejected:{filing.accession}",
+                    provider_id=provider.id, payload={
+                        "accession": filing.accession, "status": "rejected", "filename": filing.filename,
+                        "kind_of_filing": filing.kind, "channel": filing.channel, "errors": len(problems),
+                        "first_errors": [str(p) for p in problems[:5]],
+                    })
+    repeat.alert_id = alert.id if alert is not None else None
+    session.add(repeat)
+
+
+def _repeat_of(session: Session, filing: Filing, provider: Provider,
+               problems: list[Problem]) -> RejectionRepeat | None:
+    """None (after counting it) when the provider filed the same bytes with the same problems within
+    the window since the last such rejection; else the new series this rejection starts.
+
+    Fixed (issue 15): twenty identical rejected uploads in a second raised twenty open alerts.
+    """
+    # No filing lock here: this runs after the audit entry, whose chain lock (held to commit) already
+    # serialises rejections, and taking the filing lock after it would invert the accepted path's
+    # order (filing lock, then audit lock) and deadlock.
+    errors_sha256 = hashlib.sha256(errors_json(problems).encode("utf-8")).hexdigest()
+    since = filing.filed_at - timedelta(seconds=get_settings().rejection_repeat_window_s)
+    series = session.exec(
+        select(RejectionRepeat).where(RejectionRepeat.provider_id == provider.id,
+                                      RejectionRepeat.sha256 == filing.sha256,
+                                      RejectionRepeat.errors_sha256 == errors_sha256,
+                                      RejectionRepeat.last_at >= since)
+        .order_by(RejectionRepeat.id.desc())  # type: ignore[union-attr]
+    ).first()
+    assert filing.id is not None and provider.id is not None
+    if series is not None:
+        series.count += 1
+        series.last_at, series.last_filing_id = filing.filed_at, filing.id
+        session.add(series)
+        return None
+    return RejectionRepeat(provider_id=provider.id, sha256=filing.sha256, errors_sha256=errors_sha256,
+                           first_filing_id=filing.id, last_filing_id=filing.id, first_at=filing.filed_at,
+                           last_at=filing.filed_at)

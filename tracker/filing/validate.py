@@ -11,6 +11,7 @@ is skipped but still counted, so later row numbers match the file.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import polars as pl
@@ -20,6 +21,7 @@ from tracker.filing import kinds
 from tracker.filing.header import NO_RECORDS
 from tracker.filing.kinds import Column, Kind
 from tracker.filing.problems import MAX_PROBLEMS, DisclosureRejected, Problem, truncated
+from tracker.text import EXPECTED, INVISIBLE, invisible_message, normalized
 
 ROW = "row"
 _SHOWN_CHARS = 60
@@ -28,6 +30,7 @@ _ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
 _MIDNIGHT = r"[ T]00:00(:00(\.0+)?)?$"
 _DEFAULT_PRECISION = "bf16"  # the format of almost every large run since 2020
 _CHAIN_LIMIT = 64
+NOTES = "notes"  # the one free-text column: tabs and line breaks allowed (tracker/text.py)
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,8 @@ def v(name: str) -> pl.Expr:
 
 
 def _shown(name: str) -> pl.Expr:
-    return pl.col(name).str.slice(0, _SHOWN_CHARS)
+    # A quoted cell is shown on screens: a bidi control in it would reorder the message around it.
+    return pl.col(name).str.slice(0, _SHOWN_CHARS).str.replace_all(INVISIBLE, "\ufffd")
 
 
 def stripped_or_null(expr: pl.Expr) -> pl.Expr:
@@ -71,14 +75,23 @@ def lookup(expr: pl.Expr, mapping: dict[str, Any], dtype: pl.DataType) -> pl.Exp
 
 
 def prepare(lf: pl.LazyFrame, kind: Kind) -> pl.LazyFrame:
-    """Row numbers, stripped cells (empty -> null), blank rows dropped."""
+    """Row numbers, stripped cells (empty -> null), text in NFC (tracker/text.py), blank rows dropped."""
     # when/then rather than .replace(): replace() is not streamed and would load a large file whole.
-    stripped = [stripped_or_null(pl.col(n)).alias(n) for n in kind.names]
+    stripped = [(normalized(stripped_or_null(pl.col(c.name))) if c.type == "text" else stripped_or_null(pl.col(c.name)))
+                .alias(c.name) for c in kind.columns]
     return (
         lf.with_row_index(ROW, offset=1)
         .with_columns(pl.col(ROW).cast(pl.Int64), *stripped)
         .filter(pl.any_horizontal(pl.col(n).is_not_null() for n in kind.names))
     )
+
+
+# Dates a disclosure may carry, in every kind and column: from before the first digital training
+# compute to far enough ahead for any planned run. Fixed, not relative to today, so that the core
+# stays free of the clock and a file valid today stays valid. Year 1 or 9999 once overflowed the
+# dashboard's date arithmetic (issue 15).
+FIRST_DATE, LAST_DATE = date(1950, 1, 1), date(2099, 12, 31)
+DATE_RANGE = f"a date from {FIRST_DATE.isoformat()} to {LAST_DATE.isoformat()}"
 
 
 def _date(expr: pl.Expr) -> pl.Expr:
@@ -119,6 +132,11 @@ def _number(value: float) -> str:
 def _cell_check(c: Column) -> Check:
     raw, x, expect = pl.col(c.name), v(c.name), c.expectation()
     chain: Any = pl.when(pl.lit(c.required) & raw.is_null()).then(_say(expect, "is empty"))
+    if c.type == "text":
+        # Fixed (issue 15): bidi controls, zero-width characters and NUL were accepted (look-alike
+        # names; a NUL made PostgreSQL answer a 500 page instead of a receipt).
+        invisible = invisible_message(raw, notes=c.name == NOTES)
+        chain = chain.when(invisible.is_not_null()).then(pl.format("{}; expected " + EXPECTED, invisible))
     if c.type == "text" and c.max_length:
         chain = chain.when(raw.str.len_chars() > c.max_length).then(
             _say(expect, "is {} characters long", raw.str.len_chars()))
@@ -127,7 +145,9 @@ def _cell_check(c: Column) -> Check:
             _say(expect, "'{}' is not a known {}", _shown(c.name), pl.lit(c.name)))
     elif c.type == "date":
         chain = chain.when(raw.is_not_null() & x.is_null()).then(
-            _say(expect, "'{}' is not a valid date (or not a day that exists)", _shown(c.name)))
+            _say(expect, "'{}' is not a valid date (or not a day that exists)", _shown(c.name))
+        ).when((x < pl.lit(FIRST_DATE)) | (x > pl.lit(LAST_DATE))).then(
+            pl.format("{} is outside the accepted dates; expected " + DATE_RANGE, x))
     elif c.type in ("int", "float"):
         chain = _number_chain(chain, c)
     return Check(c.name, chain.otherwise(None))
@@ -264,6 +284,10 @@ def checks_for(kind: Kind, catalog: Catalog, unknown_accelerators: dict[str, str
         out += _training_checks(catalog)
     elif kind.name == "inference_usage":
         out += _usage_checks()
+    elif kind.name == "system_conditions":
+        from tracker.filing.conditions import condition_check
+
+        out.append(condition_check())
     return out
 
 
@@ -304,6 +328,10 @@ def _duplicates(lf: pl.LazyFrame, kind: Kind, limit: int) -> list[Problem]:
                     f"{rec['period_start']} to {rec['period_end']} segment {rec['segment']!r}")
             problems.append(Problem(rec[ROW], None, f"{what} (first at row {rec['__first']}); expected one "
                                                     "row per system, version, period and segment"))
+        elif kind.name == "system_conditions":
+            problems.append(Problem(rec[ROW], "condition", (
+                f"repeats condition {rec['condition']!r} of system {rec['system']!r} version {rec['version']!r} "
+                f"(first at row {rec['__first']}); expected each condition once per system and version")))
         else:
             column = kind.identity[0]
             problems.append(Problem(rec[ROW], column, f"{rec[column]!r} appears again (first at row "
@@ -336,6 +364,8 @@ def validate_lazy(lf: pl.LazyFrame, kind: Kind, catalog: Catalog,
                   *, limit: int = MAX_PROBLEMS) -> pl.LazyFrame:
     """Check every row; return the typed records lazily, or raise with every problem found."""
     prepared = prepare(lf, kind)
+    if "accelerator" not in kind.by_name:  # system_conditions: the shared accelerator rules see no value
+        prepared = prepared.with_columns(pl.lit(None, pl.String).alias("accelerator"))
     distinct = prepared.select(pl.col("accelerator").drop_nulls().unique()).collect()
     names = distinct.get_column("accelerator").to_list()
     mapping = {n: catalog.try_resolve(n) for n in names}

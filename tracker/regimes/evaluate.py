@@ -10,8 +10,14 @@ Pure: frames and a date in, frames out. Rules (docs/regimes.md has examples):
 * Status from the 90% interval and the comparator: ``above`` (low past the threshold),
   ``likely_above`` (central past it), ``likely_below`` (central not past, high past), ``below``
   (high not past). A missing bound counts as unbounded on that side. ``unknown`` (with
-  ``reason``) when the metric needs data the tracker lacks, no estimate exists, or a crossing
-  depends on an ``unheld_conditions`` AND-condition.
+  ``reason``) when the metric needs data the tracker lacks or no estimate exists.
+* Conditions compute alone does not settle (``unheld_conditions``, declared by providers under
+  the regime's ``condition_keys``, passed as ``conditions``): a crossing with some condition not
+  declared keeps its status and is ``conditional`` with ``unheld_conditions`` (a JSON list of the
+  conditions' text) still open; all declared held: an ordinary flag; any declared not held: the
+  regime does not apply, status ``below`` with the reason. A non-crossing is never conditional.
+* Tiers: a regime's ordered ``tiers`` grade each system (``tier``: the highest tier met, by the
+  compared value's band and the declared domains).
 * Projection: when current compute does not cross, the status of planned + in-progress compute
   is used if that crosses (``projected`` true; the value columns then hold projected figures).
 * Dates: ``first_flagged_on`` = first evaluation with above/likely_above (projected or not);
@@ -26,6 +32,7 @@ Pure: frames and a date in, frames out. Rules (docs/regimes.md has examples):
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -34,7 +41,7 @@ from typing import get_args
 import polars as pl
 
 from tracker.regimes.load import regimes_frame
-from tracker.regimes.model import CLUSTER_METRICS, Comparator, Metric, Regime
+from tracker.regimes.model import CLUSTER_METRICS, Comparator, Metric, Regime, Tier
 
 STATUSES = ("above", "likely_above", "likely_below", "below", "unknown")
 FLAGGED_STATUSES = ("above", "likely_above")
@@ -70,6 +77,9 @@ FLAG_SCHEMA: dict[str, pl.DataType] = {
     "notified_at": pl.Datetime("us", "UTC"),
     "alerts_enabled": pl.Boolean(),
     "reason": _REASON,
+    "conditional": pl.Boolean(),
+    "unheld_conditions": _REASON,
+    "tier": _REASON,
 }
 TRANSITION_SCHEMA: dict[str, pl.DataType] = {
     "subject_key": pl.String(),
@@ -109,6 +119,13 @@ SYSTEM_COLUMNS: dict[str, pl.DataType] = {
     "largest_run_flop_central": pl.Float64(),
     "largest_run_flop_high": pl.Float64(),
     "last_completed_end_date": pl.Date(),
+}
+# Conditions providers declared: one row per system and condition key (``held`` false: declared
+# not held). Only declared pairs appear; most systems have none.
+CONDITION_COLUMNS: dict[str, pl.DataType] = {
+    "system_key": pl.String(),
+    "condition": pl.String(),
+    "held": pl.Boolean(),
 }
 CLUSTER_COLUMNS: dict[str, pl.DataType] = {
     "cluster_key": pl.String(),
@@ -167,12 +184,13 @@ def evaluate(
     as_of: date,
     previous_flags: pl.DataFrame | None = None,
     clusters: pl.DataFrame | None = None,
+    conditions: pl.DataFrame | None = None,
 ) -> Evaluation:
     """Flags of every subject x regime evaluated on ``as_of``, and the transitions since before.
 
     Rows are in no particular order. Regimes are few and rows many, so rows carry a small
     ``_rule`` index and regime attributes are looked up by expression, never copied per row
-    until the output needs them.
+    until the output needs them. ``conditions`` (``CONDITION_COLUMNS``) are the declared ones.
     """
     active = [regime for regime in regimes if regime.phase_on(as_of) != "inactive"]
     rules = (
@@ -207,10 +225,28 @@ def evaluate(
                 _system_rows(system_frame.lazy().with_row_index("_subject"), metric, group)
             )
     candidates = pl.concat(parts, how="vertical") if parts else pl.LazyFrame(schema=_CANDIDATES)
+    declared = (
+        _with_columns(conditions, CONDITION_COLUMNS)
+        if conditions is not None and not conditions.is_empty() else None
+    )
+    # Every combination of a regime's conditions (undeclared, held, not held) is an outcome.
+    combinations = 3 ** max((len(r.unheld_conditions) for r in active), default=0)
+    declarations = _declarations(declared, active, system_frame.get_column("system_key"))
+    decl = pl.lit(0, pl.UInt32)  # no declaration concerns an evaluated regime: every row's code is 0
+    if declarations is not None:
+        # Placed in a dense (subject x regime) slot array and gathered, as the previous flags are:
+        # a join of every candidate row with the few declared pairs costs as much as the evaluation.
+        # Codes are below 3^6 = 729: two bytes a slot.
+        codes = pl.zeros(len(subjects) * rules.height, dtype=pl.UInt16, eager=True).scatter(
+            declarations.select(_slot(rules.height)).to_series(), declarations.get_column("_decl").cast(pl.UInt16)
+        )
+        candidates = candidates.with_columns(_decl=pl.lit(codes).gather(_slot(rules.height)))
+        decl = pl.col("_decl").cast(pl.UInt32)
+    outcomes = _outcome_tables(active, rules, combinations)
 
     joined = _join_previous(candidates, previous_flags, rules, subjects)
     result = (
-        _finish(joined, rules, as_of)
+        _finish(joined, outcomes.status, combinations, decl, as_of)
         .select(*(c for c in FLAG_SCHEMA if c not in _LATE), "old_status", "old_projected", "_rule", "_subject",
                 "_outcome")
         .collect(engine="streaming")
@@ -228,8 +264,11 @@ def evaluate(
         *(rules.get_column(name).cast(dtype).gather(rule).alias(name) for name, dtype in _PER_REGIME.items()),
         subjects.gather(subject).alias("subject_key"),
         rules.get_column("regime_id").cast(_REGIME_ID).gather(rule).alias("regime_id"),
-        _reasons(rules).cast(_REASON).gather(result.get_column("_outcome")).alias("reason"),
+        outcomes.reason.cast(_REASON).gather(result.get_column("_outcome")).alias("reason"),
+        outcomes.conditional.gather(result.get_column("_outcome")).alias("conditional"),
+        outcomes.unheld.cast(_REASON).gather(result.get_column("_outcome")).alias("unheld_conditions"),
     )
+    result = result.with_columns(_tiers(result, active, declared, system_frame.get_column("system_key")))
     result = _with_deadlines(result, rules, as_of)
 
     flags = result.select(list(FLAG_SCHEMA))
@@ -458,13 +497,13 @@ def _slot(rule_count: int) -> pl.Expr:
     return (pl.col("_subject").cast(pl.UInt64) * rule_count + pl.col("_rule")).alias("_slot")
 
 
-def _finish(rows: pl.LazyFrame, rules: pl.DataFrame, as_of: date) -> pl.LazyFrame:
+def _finish(rows: pl.LazyFrame, statuses: pl.Series, combinations: int, decl: pl.Expr,
+            as_of: date) -> pl.LazyFrame:
     """Final status (and ``_outcome``, from which the reason is gathered after collection) and the
     dates."""
     rule = pl.col("_rule")
     raw_code = pl.col("_raw_status").to_physical().cast(pl.UInt32).fill_null(len(STATUSES))
-    outcome = rule.cast(pl.UInt32) * (len(STATUSES) + 1) + raw_code
-    statuses, _ = _outcome_tables(rules)
+    outcome = (rule.cast(pl.UInt32) * (len(STATUSES) + 1) + raw_code) * combinations + decl
     today = pl.lit(as_of, pl.Date)
     flagged = pl.col("status").is_in(FLAGGED_STATUSES)
     hint = pl.col("crossing_hint")
@@ -483,31 +522,144 @@ def _finish(rows: pl.LazyFrame, rules: pl.DataFrame, as_of: date) -> pl.LazyFram
     )
 
 
-def _outcome_tables(rules: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
-    """Final status and reason for each (regime, interval status) pair, indexed like ``_finish``.
+@dataclass(frozen=True)
+class _Outcomes:
+    """Per outcome index ``((rule * 6) + interval status) * combinations + declaration code``."""
 
-    The rule is per regime, not per row, so it is plain Python over a few dozen pairs:
-    ``unknown`` when the metric is not held, when there is no estimate, or when a crossing
-    also needs an unheld AND-condition (a non-crossing stays: the AND cannot hold).
+    status: pl.Series
+    reason: pl.Series
+    conditional: pl.Series
+    unheld: pl.Series
+
+
+def _outcome_tables(regimes: Sequence[Regime], rules: pl.DataFrame, combinations: int) -> _Outcomes:
+    """Final status, reason and conditional state for each (regime, interval status, declared
+    conditions) triple, indexed like ``_finish``.
+
+    The rule is per regime, not per row, so it is plain Python over a few hundred triples:
+    ``unknown`` when the metric is not held or there is no estimate; a condition declared not held
+    makes the regime not apply (``below``); a crossing with conditions not declared is
+    ``conditional`` on them (a non-crossing stays: the AND cannot hold).
     """
     statuses: list[str | None] = []
     reasons: list[str | None] = []
-    for regime in rules.iter_rows(named=True):
+    conditional: list[bool] = []
+    unheld: list[str | None] = []
+    for regime, rule in zip(regimes, rules.iter_rows(named=True), strict=True):
+        declarable = regime.declarable_conditions
         for raw in (*STATUSES, None):
-            status, reason = raw, None
-            if regime["unknown_reason"] is not None:
-                status, reason = "unknown", regime["unknown_reason"]
-            elif raw is None:
-                status, reason = "unknown", f"no estimate of {regime['metric']}"
-            elif raw in FLAGGED_STATUSES and regime["unheld_conditions"] is not None:
-                status = "unknown"
-                reason = (
-                    f"{regime['metric']} is {raw.replace('_', ' ')} the threshold, but the regime"
-                    f" also needs data the tracker lacks: {regime['unheld_conditions']}"
-                )
-            statuses.append(status)
-            reasons.append(reason)
-    return pl.Series(statuses, dtype=_STATUS), pl.Series(reasons, dtype=pl.String)
+            for code in range(combinations):
+                # Digit i (base 3) of the code: condition i undeclared (0), held (1), not held (2).
+                states = [(code // 3**i) % 3 for i in range(len(declarable))]
+                status, reason, open_conditions = raw, None, None
+                not_held = [key for (key, _), state in zip(declarable, states, strict=True) if state == 2]
+                if rule["unknown_reason"] is not None:
+                    status, reason = "unknown", rule["unknown_reason"]
+                elif not_held:
+                    status = "below"
+                    reason = f"does not apply: the provider declares {', '.join(not_held)} not held"
+                elif raw is None:
+                    status, reason = "unknown", f"no estimate of {rule['metric']}"
+                elif raw in FLAGGED_STATUSES and 0 in states:
+                    open_conditions = json.dumps(
+                        [text for (_, text), state in zip(declarable, states, strict=True) if state == 0]
+                    )
+                statuses.append(status)
+                reasons.append(reason)
+                conditional.append(open_conditions is not None)
+                unheld.append(open_conditions)
+    return _Outcomes(
+        status=pl.Series(statuses, dtype=_STATUS),
+        reason=pl.Series(reasons, dtype=pl.String),
+        conditional=pl.Series(conditional, dtype=pl.Boolean),
+        unheld=pl.Series(unheld, dtype=pl.String),
+    )
+
+
+def _subject_index(system_keys: pl.Series) -> pl.DataFrame:
+    return system_keys.to_frame("system_key").with_row_index("_subject")
+
+
+def _declarations(
+    declared: pl.DataFrame | None, regimes: Sequence[Regime], system_keys: pl.Series
+) -> pl.DataFrame | None:
+    """(``_subject``, ``_rule``, ``_decl``) for the systems that declared a condition some regime
+    asks about: ``_decl`` codes each condition's state as one base-3 digit (see _outcome_tables).
+    None when no declaration concerns an evaluated regime (then every row's code is 0)."""
+    keys = [
+        {"condition": key, "_rule": rule, "_weight": 3**position}
+        for rule, regime in enumerate(regimes)
+        for position, (key, _) in enumerate(regime.declarable_conditions)
+    ]
+    if declared is None or not keys:
+        return None
+    found = (
+        declared.unique(subset=["system_key", "condition"], keep="last")
+        .join(pl.DataFrame(keys, schema={"condition": pl.String, "_rule": pl.UInt16, "_weight": pl.UInt32}),
+              on="condition")
+        .join(_subject_index(system_keys), on="system_key")
+    )
+    if found.is_empty():
+        return None
+    return found.group_by("_subject", "_rule").agg(
+        (pl.col("_weight") * pl.when(pl.col("held")).then(1).otherwise(2).cast(pl.UInt32)).sum().alias("_decl")
+    ).with_columns(pl.col("_decl").cast(pl.UInt32))
+
+
+def _tiers(
+    result: pl.DataFrame, regimes: Sequence[Regime], declared: pl.DataFrame | None, system_keys: pl.Series
+) -> pl.Series:
+    """Each row's tier under its regime: the highest tier (last listed) whose band holds the
+    compared value and whose domains include one the provider declares held. Computed on the
+    rows of tiered regimes only and scattered into place (few regimes have tiers)."""
+    tier = pl.repeat(None, result.height, dtype=pl.String, eager=True).alias("tier")
+    tiered = [(rule, regime) for rule, regime in enumerate(regimes) if regime.tiers]
+    rows = (
+        result.select(pl.col("_rule").is_in([rule for rule, _ in tiered])).to_series().arg_true()
+        if tiered else pl.Series([], dtype=pl.UInt32)
+    )
+    if rows.len() == 0:
+        return tier.cast(_REASON)
+    part = result.select("_subject", "_rule", "value_central").gather(rows)
+    domains = sorted({key for _, regime in tiered for t in regime.tiers for key in t.domains})
+    if declared is not None and domains:
+        held = (
+            declared.filter(pl.col("held") & pl.col("condition").is_in(domains))
+            .join(_subject_index(system_keys), on="system_key")
+            .group_by("_subject")
+            .agg(pl.col("condition").alias("_domains"))
+        )
+        part = part.join(held, on="_subject", how="left", maintain_order="left")
+    else:
+        part = part.with_columns(_domains=pl.lit(None, pl.List(pl.String)))
+    chain: pl.Expr | None = None
+    for rule, regime in tiered:
+        for grade in reversed(regime.tiers):
+            met = (pl.col("_rule") == rule) & _tier_met(grade, regime.effective_threshold)
+            chain = (pl.when(met) if chain is None else chain.when(met)).then(pl.lit(grade.id))  # type: ignore[attr-defined]
+    assert chain is not None
+    graded = part.select(chain.otherwise(pl.lit(None, pl.String)).alias("tier")).to_series()  # type: ignore[attr-defined]
+    return tier.scatter(rows, graded).cast(_REASON)
+
+
+def _tier_met(tier: Tier, threshold: float | None) -> pl.Expr:
+    value = pl.col("value_central")
+    met = pl.lit(True)
+    bounds = (
+        (tier.min_flop, False), (tier.max_flop, True),
+        (None if tier.min_threshold_multiple is None or threshold is None
+         else tier.min_threshold_multiple * threshold, False),
+        (None if tier.max_threshold_multiple is None or threshold is None
+         else tier.max_threshold_multiple * threshold, True),
+    )
+    for bound, upper in bounds:
+        if bound is not None:
+            met = met & ((value < bound) if upper else (value >= bound))
+    if threshold is None and (tier.min_threshold_multiple is not None or tier.max_threshold_multiple is not None):
+        met = pl.lit(False)  # a band relative to a threshold nobody has set cannot be met
+    if tier.domains:
+        met = met & (pl.col("_domains").list.set_intersection(list(tier.domains)).list.len() > 0)
+    return met.fill_null(False)
 
 
 _DATED = ("deadline", "overdue")
@@ -515,11 +667,8 @@ _DATED = ("deadline", "overdue")
 _PER_REGIME: dict[str, pl.DataType] = {"metric": _METRIC, "comparator": _COMPARATOR, "threshold": pl.Float64(),
                                        "alerts_enabled": pl.Boolean()}
 # Added after the lazy query (strings are gathered from one chunk; deadlines on dated rows only).
-_LATE = (*_DATED, *_PER_REGIME, "subject_kind", "subject_key", "regime_id", "reason")
-
-
-def _reasons(rules: pl.DataFrame) -> pl.Series:
-    return _outcome_tables(rules)[1]
+_LATE = (*_DATED, *_PER_REGIME, "subject_kind", "subject_key", "regime_id", "reason", "conditional",
+         "unheld_conditions", "tier")
 
 
 def _with_deadlines(flags: pl.DataFrame, rules: pl.DataFrame, as_of: date) -> pl.DataFrame:

@@ -2,12 +2,15 @@
 
 The descriptive fields mirror ``reference/regimes.yaml`` (see the header of ``data/regimes.yaml``);
 the machine fields (``in_force``, ``informational``, ``alerts``, ``applies_to``, ``counting``,
-``unheld_conditions``, ``regulator_threshold``, ``reference_flop``) are what the evaluation
-engine reads. Models are frozen: a regime is a fact, changed only by editing the file.
+``unheld_conditions`` with their ``condition_keys``, ``regulator_threshold``, ``reference_flop``,
+``tiers``) are what the evaluation engine reads. Models are frozen: a regime is a fact, changed
+only by editing the file (or, for a regulator-set threshold, by a stored setting:
+``tracker.regimes.settings``).
 """
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any, Literal, get_args
 
@@ -76,6 +79,12 @@ _IN_FORCE_STATES = frozenset({"in_force", "guidance", "enacted_not_yet_effective
 _PENDING_STATES = frozenset({"proposed", "draft", "passed_legislature"})
 _START_KEYS = ("effective", "applies_from", "published", "entry_into_force")
 _PENDING_START_KEYS = ("published", "introduced", "passed", "consultation_opened")
+# What a provider declares (kind ``system_conditions``) and a tier's ``domains`` name: lower-case
+# words, optionally namespaced (``sector:finance``).
+CONDITION_KEY_PATTERN = r"^[a-z0-9][a-z0-9_.-]*(:[a-z0-9][a-z0-9_.-]*)?$"
+# Each condition is undeclared, held or not held; the engine indexes every combination, so a
+# regime's AND-conditions are bounded (3^6 = 729 combinations).
+MAX_UNHELD_CONDITIONS = 6
 
 
 class RegimeStatus(BaseModel):
@@ -135,6 +144,42 @@ class RegulatorThreshold(BaseModel):
     threshold: float = Field(gt=0)
 
 
+class Tier(BaseModel):
+    """One grade of a regime's ordered tiers (lowest first; a system gets the highest it meets).
+
+    Bands are on the value the regime compares (its effective metric), ``min`` inclusive and
+    ``max`` exclusive, absolute (``min_flop``/``max_flop``) or as multiples of the threshold in
+    force (``*_threshold_multiple``: follows a regulator-set threshold). ``domains`` is met when
+    the provider declares any of those condition keys held (e.g. ``sector:finance``). Every
+    criterion given must hold.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=64)
+    name: str
+    min_flop: float | None = Field(None, ge=0)
+    max_flop: float | None = Field(None, gt=0)
+    min_threshold_multiple: float | None = Field(None, ge=0)
+    max_threshold_multiple: float | None = Field(None, gt=0)
+    domains: tuple[str, ...] = ()
+
+    @field_validator("domains")
+    @classmethod
+    def _keys(cls, domains: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [key for key in domains if not re.match(CONDITION_KEY_PATTERN, key)]
+        if bad:
+            raise ValueError(f"domain keys {bad} must look like 'sector:finance' (lower case, one ':')")
+        return domains
+
+    @model_validator(mode="after")
+    def _some_criterion(self) -> Tier:
+        bounds = (self.min_flop, self.max_flop, self.min_threshold_multiple, self.max_threshold_multiple)
+        if all(bound is None for bound in bounds) and not self.domains:
+            raise ValueError(f"tier '{self.id}' needs a compute band or domains")
+        return self
+
+
 class ObligationDetail(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -187,8 +232,12 @@ class Regime(BaseModel):
     applies_to: AppliesTo = "all"
     counting: Counting = Counting()
     unheld_conditions: tuple[str, ...] = ()
+    # The key a provider declares each unheld condition under, position by position (default
+    # ``<id>:<n>``, counted from 1).
+    condition_keys: tuple[str, ...] = ()
     regulator_threshold: RegulatorThreshold | None = None
     reference_flop: float | None = Field(None, gt=0)
+    tiers: tuple[Tier, ...] = ()
 
     @model_validator(mode="before")
     @classmethod
@@ -235,6 +284,19 @@ class Regime(BaseModel):
             raise ValueError("regulator_threshold is only for regimes whose threshold is null")
         if self.reference_flop is not None and self.metric != "relative_to_largest_run":
             raise ValueError("reference_flop is only for metric 'relative_to_largest_run'")
+        if self.condition_keys and len(self.condition_keys) != len(self.unheld_conditions):
+            raise ValueError(
+                f"condition_keys needs one key per unheld condition ({len(self.unheld_conditions)}),"
+                f" got {len(self.condition_keys)}"
+            )
+        bad = [key for key in self.condition_keys if not re.match(CONDITION_KEY_PATTERN, key)]
+        if bad or len(set(self.condition_keys)) != len(self.condition_keys):
+            raise ValueError(f"condition_keys must be distinct keys like 'placed_on_market' (got {bad or 'a repeat'})")
+        if len(self.unheld_conditions) > MAX_UNHELD_CONDITIONS:
+            raise ValueError(f"at most {MAX_UNHELD_CONDITIONS} unheld_conditions per regime")
+        tier_ids = [tier.id for tier in self.tiers]
+        if len(set(tier_ids)) != len(tier_ids):
+            raise ValueError(f"tier ids must be distinct (got {tier_ids})")
         if self.metric in CLUSTER_METRICS and self.applies_to != "all":
             raise ValueError("cluster metrics need applies_to 'all'")
         if self.deadline_calendar == "working_days" and self.deadline is not None:
@@ -257,6 +319,18 @@ class Regime(BaseModel):
         return self.regulator_threshold.threshold if self.regulator_threshold else self.threshold
 
     @property
+    def regulator_settable(self) -> bool:
+        """True where the YAML marks the number as the regulator's to set (``regulator_threshold``
+        present, even null): only such regimes accept a stored setting."""
+        return "regulator_threshold" in self.model_fields_set
+
+    @property
+    def declarable_conditions(self) -> tuple[tuple[str, str], ...]:
+        """(key, condition text) for each unheld condition, the key a provider declares it under."""
+        keys = self.condition_keys or tuple(f"{self.id}:{n}" for n in range(1, len(self.unheld_conditions) + 1))
+        return tuple(zip(keys, self.unheld_conditions, strict=True))
+
+    @property
     def deadline_duration(self) -> IsoDuration | None:
         return parse_iso_duration(self.deadline) if self.deadline else None
 
@@ -267,7 +341,8 @@ class Regime(BaseModel):
             return None
         if self.metric == "qualitative":
             if "regulator_threshold" in self.model_fields_set:
-                return "no number published; the regulator sets it (configure regulator_threshold)"
+                return ("no number published; the regulator sets it (dashboard: Regime thresholds, or "
+                        "`tracker regimes set-threshold`)")
             return "qualitative test with no number; the tracker does not assess it"
         return f"needs {self.metric}, which the tracker does not hold"
 

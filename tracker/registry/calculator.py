@@ -95,6 +95,10 @@ def estimate_file(kind: str, records: pl.DataFrame, catalog: Catalog, regimes: l
         ).select([pl.col(c).cast(t) for c, t in USAGE_SCHEMA.items()])
         # A usage file is judged over its own last 30 days, not the calculator's run date.
         as_of = usage["period_end"].max() or as_of  # type: ignore[assignment]
+    elif kind == "system_conditions":
+        # Declarations alone estimate nothing: the calculator echoes what the file declares.
+        return {"methodology_version": METHODOLOGY_VERSION, "systems": [],
+                "conditions": records.select("system", "version", "condition", "held", "notes").to_dicts()}
     else:
         return _clusters_report(records, catalog, regimes, as_of)
     inputs = RegistryInputs(systems=systems, runs=runs, usage=usage, clusters=_empty(CLUSTER_SCHEMA),
@@ -102,6 +106,9 @@ def estimate_file(kind: str, records: pl.DataFrame, catalog: Catalog, regimes: l
     result = compute_registry(inputs, catalog, regimes, as_of)
     flags = result.evaluation.flags.filter(pl.col("subject_kind") == "system")
     report = build_report(result.systems, flags, include_inference=kind == "inference_usage")
+    # Filing refuses a looping lineage; the calculator says why those systems have no estimate.
+    notes += [f"{key}: not estimated, {reason}" for key, reason in
+              result.set_aside.select("system_key", "reason").iter_rows()]
     if notes:
         report["notes"] = notes
     return report

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 import polars as pl
@@ -15,10 +15,19 @@ from tracker.estimate import (
     estimate_systems,
 )
 from tracker.estimate.inference import summarise_inference
+from tracker.estimate.lineage import lineage_cycles
 from tracker.estimate.projection import crossing_date_expr
-from tracker.regimes.evaluate import Evaluation, evaluate
+from tracker.regimes.evaluate import FLAG_SCHEMA, Evaluation, evaluate
 from tracker.regimes.model import Regime
 from tracker.registry.inputs import RegistryInputs
+
+SET_ASIDE_SCHEMA: dict[str, pl.DataType] = {
+    "system_key": pl.String(), "on_cycle": pl.Boolean(), "cycle": pl.List(pl.String()), "reason": pl.String(),
+}
+
+
+def _no_set_aside() -> pl.DataFrame:
+    return pl.DataFrame(schema=SET_ASIDE_SCHEMA)
 
 
 @dataclass(frozen=True)
@@ -28,6 +37,9 @@ class RegistryResult:
     clusters: pl.DataFrame
     evaluation: Evaluation
     inference_periods: pl.DataFrame  # one row per system and filed usage period
+    # Systems left unestimated because their lineage loops (SET_ASIDE_SCHEMA): each flag of theirs
+    # is `unknown` with ``reason``; the operators are told of each ``cycle`` (pipeline).
+    set_aside: pl.DataFrame = field(default_factory=_no_set_aside)
 
 
 def _run_order(runs: pl.DataFrame) -> pl.Expr:
@@ -118,10 +130,80 @@ def _beside(systems: pl.DataFrame, estimates: pl.DataFrame) -> pl.DataFrame:
     return systems.join(estimates, on="system_key", how="left")
 
 
+REASON_MAX_CHARS = 255  # Flag.reason
+
+
+def _label(row: dict[str, object]) -> str:
+    return f"{row['name']}@{row['version']}" if row.get("version") else str(row["name"])
+
+
+def _cycle_reasons(systems: pl.DataFrame, found: pl.DataFrame) -> pl.DataFrame:
+    """``found`` (lineage_cycles) with the reason each system's flags carry. A system of another
+    provider on the cycle is not named: the reason is shown to the subject's provider."""
+    keys = set(found.get_column("system_key").to_list()) | {k for c in found.get_column("cycle").to_list() for k in c}
+    described = {r["system_key"]: r for r in systems.filter(pl.col("system_key").is_in(list(keys))).iter_rows(
+        named=True)}
+    reasons = []
+    for key, on_cycle, cycle in found.select("system_key", "on_cycle", "cycle").iter_rows():
+        own = described.get(key, {}).get("provider_id")
+        names = [_label(described[k]) if k in described and described[k].get("provider_id") == own
+                 else "another provider's system" for k in [*cycle, cycle[0]]]
+        text = "lineage cycle: " + " -> ".join(names)
+        if not on_cycle:
+            text = "base lineage has a " + text
+        reasons.append(text if len(text) <= REASON_MAX_CHARS else text[: REASON_MAX_CHARS - 1] + "\u2026")
+    return found.with_columns(pl.Series("reason", reasons, dtype=pl.String))
+
+
+def _cut_cycles(systems: pl.DataFrame, found: pl.DataFrame) -> pl.DataFrame:
+    """The systems with the base of every cycle member pointing nowhere: the estimation then reads
+    the lineage as a forest (a base that is no known system, never null: estimate_systems would
+    fall back to a run's declared base and close the cycle again)."""
+    members = found.filter(pl.col("on_cycle")).get_column("system_key").implode()
+    return systems.with_columns(
+        pl.when(pl.col("system_key").is_in(members)).then(pl.lit("")).otherwise(pl.col("base_system_key"))
+        .alias("base_system_key")
+    )
+
+
+# Everything an evaluation reads about a system besides its identity: withheld for a set-aside system.
+_WITHHELD = ("training_flop", "param_update_flop", "own_training_flop", "projected_training_flop",
+             "inference_flop_30d")
+
+
+def _withheld(systems: pl.DataFrame, keys: pl.Series, columns: list[str]) -> pl.DataFrame:
+    present = [c for c in columns if c in systems.columns]
+    aside = pl.col("system_key").is_in(keys.implode())
+    return systems.with_columns(pl.when(aside).then(None).otherwise(pl.col(c)).alias(c) for c in present)
+
+
+def _estimate_columns(systems: pl.DataFrame, *, inference: bool) -> list[str]:
+    prefixes = _WITHHELD if inference else _WITHHELD[:-1]
+    extra = ["base_training_flop_central", "largest_run_flop_central", "largest_run_flop_high",
+             "last_completed_end_date", "projected_flop_per_day", "projection_start_date", "projection_end_date",
+             "confidence", "methods"]
+    return [c for c in systems.columns if c.startswith(prefixes) and not c.endswith("_inference")] + extra
+
+
+def _reasoned(evaluation: Evaluation, set_aside: pl.DataFrame) -> Evaluation:
+    """Flags of set-aside systems carry why (the engine says only "no estimate of ...")."""
+    reasons = set_aside.select(pl.col("system_key").alias("subject_key"), pl.col("reason").alias("_why"))
+    flags = evaluation.flags.join(reasons, on="subject_key", how="left", maintain_order="left").with_columns(
+        pl.coalesce(pl.col("_why"), pl.col("reason").cast(pl.String)).cast(FLAG_SCHEMA["reason"]).alias("reason")
+    ).drop("_why")
+    return Evaluation(flags=flags, transitions=evaluation.transitions)
+
+
 def compute_registry(inputs: RegistryInputs, catalog: Catalog, regimes: list[Regime], as_of: date) -> RegistryResult:
     runs = inputs.runs.with_columns(catalog.resolve_series(inputs.runs["accelerator"]).alias("accelerator"))
     order = _run_order(runs)  # checked once: every run key parsed
     systems = _systems_with_lineage(inputs.systems, runs, order)
+    # One provider's looping lineage must not stop everyone's evaluation: its systems are set aside.
+    found = lineage_cycles(systems.select("system_key", "base_system_key"))
+    set_aside = _no_set_aside()
+    if found.height:
+        set_aside = _cycle_reasons(inputs.systems, found)
+        systems = _cut_cycles(systems, found)
     run_estimates = estimate_runs(runs, catalog)
     system_estimates = estimate_systems(run_estimates, systems.select("system_key", "base_system_key"), as_of)
     usage = inputs.usage.with_columns(catalog.resolve_series(inputs.usage["accelerator"]).alias("accelerator"))
@@ -138,8 +220,16 @@ def compute_registry(inputs: RegistryInputs, catalog: Catalog, regimes: list[Reg
         )
     )
     previous = inputs.previous_flags.drop("subject_kind")
-    evaluation = evaluate(joined, regimes, as_of, previous_flags=previous, clusters=clusters)
-    evaluation = Evaluation(flags=_projected_crossings(evaluation.flags, joined),
+    evaluated = joined
+    if set_aside.height:
+        aside = set_aside.get_column("system_key")
+        joined = _withheld(joined, aside, _estimate_columns(joined, inference=False))
+        evaluated = _withheld(joined, aside, _estimate_columns(joined, inference=True))
+    evaluation = evaluate(evaluated, regimes, as_of, previous_flags=previous, clusters=clusters,
+                          conditions=inputs.conditions)
+    evaluation = Evaluation(flags=_projected_crossings(evaluation.flags, evaluated),
                             transitions=evaluation.transitions)
+    if set_aside.height:
+        evaluation = _reasoned(evaluation, set_aside)
     return RegistryResult(run_estimates=run_estimates, systems=joined, clusters=clusters, evaluation=evaluation,
-                          inference_periods=inference_periods)
+                          inference_periods=inference_periods, set_aside=set_aside)

@@ -18,7 +18,7 @@ from tracker.store.models import Flag, FlagEvent, columns
 from tracker.store.types import utcnow
 
 FLAG_FIELDS = ("status", "projected", "value_central", "value_low", "value_high", "threshold",
-               "crossed_on", "first_flagged_on", "deadline", "reason")
+               "crossed_on", "first_flagged_on", "deadline", "reason", "conditional", "unheld_conditions", "tier")
 ALERTING_STATUSES = ("above", "likely_above")
 
 
@@ -34,8 +34,9 @@ def write_flags(session: Session, result: RegistryResult, subset: Subset | None 
     """Replace the flags that changed. ``subset`` None: ``result`` covers the whole registry;
     otherwise exactly ``subset``'s systems and clusters, and only their flags are read or replaced."""
     conn = session.connection()
-    # Regime ids and reasons arrive as categoricals; the stored ones are read back as text.
-    new = result.evaluation.flags.with_columns(*subject_columns(), pl.col("regime_id", "reason").cast(pl.String))
+    # Regime ids, reasons, open conditions and tiers arrive as categoricals; the stored ones are read as text.
+    new = result.evaluation.flags.with_columns(
+        *subject_columns(), pl.col("regime_id", "reason", "unheld_conditions", "tier").cast(pl.String))
     f = columns(Flag)
     query = sa.select(
         f.id, f.subject_kind, f.subject_id, f.regime_id, f.notified_by, *[f[name] for name in FLAG_FIELDS],
@@ -50,7 +51,8 @@ def write_flags(session: Session, result: RegistryResult, subset: Subset | None 
               "notified_by": pl.String, "old_status": pl.String, "old_projected": pl.Boolean,
               "old_value_central": pl.Float64, "old_value_low": pl.Float64, "old_value_high": pl.Float64,
               "old_threshold": pl.Float64, "old_crossed_on": pl.Date, "old_first_flagged_on": pl.Date,
-              "old_deadline": pl.Date, "old_reason": pl.String}
+              "old_deadline": pl.Date, "old_reason": pl.String, "old_conditional": pl.Boolean,
+              "old_unheld_conditions": pl.String, "old_tier": pl.String}
     old = pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
     merged = new.join(old, on=["subject_kind", "subject_id", "regime_id"], how="left")
     same = pl.all_horizontal(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
@@ -27,6 +27,7 @@ from tracker.store.models import (
     Flag,
     InferenceUsage,
     Provider,
+    SystemCondition,
     TrainingRun,
     columns,
 )
@@ -42,6 +43,8 @@ class RegistryInputs:
     usage: pl.DataFrame
     clusters: pl.DataFrame
     previous_flags: pl.DataFrame
+    # Conditions providers declared (CONDITION_SCHEMA): what regimes' unheld conditions and tiers read.
+    conditions: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=CONDITION_SCHEMA))
 
 
 RUN_SCHEMA: dict[str, Any] = {
@@ -64,6 +67,7 @@ CLUSTER_SCHEMA: dict[str, Any] = {
     "cluster_key": pl.String, "provider": pl.String, "provider_id": pl.Int64, "accelerator": pl.String,
     "accelerator_count": pl.Float64,
 }
+CONDITION_SCHEMA: dict[str, Any] = {"system_key": pl.String, "condition": pl.String, "held": pl.Boolean}
 FLAG_SCHEMA: dict[str, Any] = {
     "subject_key": pl.String, "subject_kind": pl.String, "regime_id": pl.String, "status": pl.String,
     "projected": pl.Boolean, "first_flagged_on": pl.Date, "crossed_on": pl.Date, "deadline": pl.Date,
@@ -170,7 +174,14 @@ def load_inputs(session: Session, subset: Subset | None = None) -> RegistryInput
         .otherwise(pl.col("subject_key"))
         .alias("subject_key")
     )
-    return RegistryInputs(systems=systems, runs=runs, usage=usage, clusters=clusters, previous_flags=flags)
+    k = columns(SystemCondition)
+    conditions = _frame_where(
+        session,
+        sa.select(sa.cast(k.system_id, sa.String), k.condition, k.held).where(k.is_current),
+        CONDITION_SCHEMA, k.system_id, system_ids,
+    )
+    return RegistryInputs(systems=systems, runs=runs, usage=usage, clusters=clusters, previous_flags=flags,
+                          conditions=conditions)
 
 
 # --- What a filing touches, and what must be read to re-evaluate it ---------------------------
@@ -222,6 +233,10 @@ def filing_touches(session: Session, after_id: int, through_id: int) -> Touched:
         # Usage supersedes within one system, so the new rows name every system concerned.
         systems.update(int(i) for i in session.execute(
             sa.select(u.system_id).distinct().where(u.filing_id.in_(part))).scalars())
+        # Declared conditions likewise (they supersede per system and condition).
+        k = columns(SystemCondition)
+        systems.update(int(i) for i in session.execute(
+            sa.select(k.system_id).distinct().where(k.filing_id.in_(part))).scalars())
         # A re-filed cluster is a new row (a new subject); the row it supersedes keeps its flags,
         # exactly as the whole-registry evaluation leaves them.
         clusters.update(int(i) for i in session.execute(sa.select(c.id).where(c.filing_id.in_(part))).scalars())

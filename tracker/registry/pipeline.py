@@ -41,6 +41,8 @@ from tracker.estimate import METHODOLOGY_VERSION
 from tracker.regimes.evaluate import Evaluation
 from tracker.regimes.load import DEFAULT_REGIMES_PATH, load_regimes
 from tracker.regimes.model import Regime
+from tracker.regimes.settings import with_stored_settings
+from tracker.registration.obligations import open_obligations
 from tracker.registry.compute import RegistryResult, compute_registry
 from tracker.registry.discrepancies import alert_open_discrepancies, record_discrepancies
 from tracker.registry.estimates import write_estimates
@@ -55,6 +57,7 @@ from tracker.registry.inputs import (
     lineage_edges,
     load_inputs,
 )
+from tracker.registry.problems import alert_set_aside
 from tracker.store import audit
 from tracker.store.db import session_scope
 from tracker.store.models import AISystem, AuditEvent, columns
@@ -78,6 +81,8 @@ class EvaluationSummary:
     scope: str = "registry"  # "registry": every system; "filings": what filings since the last run changed
     filings_through: int = 0  # the newest accepted filing whose records this evaluation read
     basis: str = ""  # fingerprint of the day, regimes, catalog and methodology (evaluation_basis)
+    set_aside: int = 0  # systems left unestimated because their lineage loops (RegistryResult.set_aside)
+    obligations_opened: int = 0  # registrations opened `due` by this evaluation's crossings
 
     def line(self) -> str:
         counts = ", ".join(f"{k} {v}" for k, v in sorted(self.status_counts.items()))
@@ -85,7 +90,8 @@ class EvaluationSummary:
         return (f"evaluated {self.systems} systems and {self.clusters} clusters on {self.as_of}{scope}: "
                 f"{self.estimates_written} estimates and {self.flags_written} flags written, "
                 f"{self.transitions} flag changes, {self.alerts} alerts, {self.discrepancies} new "
-                f"discrepancies; flags: {counts or 'none'}")
+                f"discrepancies; flags: {counts or 'none'}"
+                + (f"; {self.set_aside} systems set aside (lineage cycle)" if self.set_aside else ""))
 
 
 def default_regimes(settings: Settings | None = None) -> list[Regime]:
@@ -115,7 +121,9 @@ def sync_regimes(session: Session, regimes: list[Regime], actor: str) -> int:
         row = existing.get(regime.id)
         values: dict[str, Any] = {
             "jurisdiction": regime.jurisdiction, "instrument": regime.instrument,
-            "metric": regime.metric, "comparator": regime.comparator, "threshold": regime.threshold,
+            # What the evaluation compares: a regulator-set threshold replaces the text's null.
+            "metric": regime.effective_metric, "comparator": regime.effective_comparator,
+            "threshold": regime.effective_threshold,
             "state": regime.status.state, "obligation": regime.obligation,
             "addressee": regime.addressee,
             "deadline": str(regime.deadline) if regime.deadline is not None else None,
@@ -131,7 +139,8 @@ def sync_regimes(session: Session, regimes: list[Regime], actor: str) -> int:
                 setattr(row, key, value)
             row.updated_at = utcnow()
         audit.record(session, actor=actor, action="regime.change" if row else "regime.add",
-                     entity="regime", entity_id=regime.id, details={"threshold": regime.threshold})
+                     entity="regime", entity_id=regime.id,
+                     details={"threshold": regime.effective_threshold})
         changed += 1
     session.flush()
     return changed
@@ -156,6 +165,7 @@ def run_evaluation(engine: Engine, as_of: date, actor: str = "system", *,
     regimes = regimes if regimes is not None else default_regimes(settings)
     catalog = catalog or load_catalog()
     with Session(engine) as session:
+        regimes = with_stored_settings(session, regimes)  # the regulator's thresholds (idempotent)
         # Read first: a filing committed while the records are read is then evaluated again later.
         through = latest_accepted_filing_id(session)
         inputs = load_inputs(session)
@@ -203,6 +213,9 @@ def evaluate_after_filings(engine: Engine, as_of: date, actor: str = "system", *
     settings = settings or get_settings()
     regimes = regimes if regimes is not None else default_regimes(settings)
     catalog = catalog or load_catalog()
+    with Session(engine) as session:
+        # Before the basis: a changed regulator threshold changes it, so everything is re-evaluated.
+        regimes = with_stored_settings(session, regimes)
     basis = evaluation_basis(as_of, regimes, catalog)
 
     plan = _plan_after_filings(engine, regimes, as_of, basis)
@@ -260,6 +273,7 @@ def only_subjects(result: RegistryResult, subjects: Subset) -> RegistryResult:
             transitions=evaluation.transitions.filter(pl.col("subject_key").is_in(keys.implode())),
         ),
         inference_periods=result.inference_periods.filter(pl.col("system_key").is_in(systems.implode())),
+        set_aside=result.set_aside.filter(pl.col("system_key").is_in(systems.implode())),
     )
 
 
@@ -270,15 +284,20 @@ def _store(engine: Engine, result: RegistryResult, subset: Subset | None, *, as_
         sync_regimes(session, regimes, actor)
         written = write_estimates(session, result, subset)
         flags_written = write_flags(session, result, subset)
+        opened = open_obligations(session, result.evaluation.flags, result.systems,
+                                  {r.id: r.obligation for r in regimes if r.obligation},
+                                  actor=actor, settings=settings)
         transitions, alerts = write_transitions(session, result, actor, settings)
         discrepancies = record_discrepancies(session, result, subset)
         alerts += alert_open_discrepancies(session, settings)
+        alerts += alert_set_aside(session, result, settings)
         counts = _status_counts(result)
         summary = EvaluationSummary(
             as_of=as_of, systems=result.systems.height, clusters=result.clusters.height,
             estimates_written=written, flags_written=flags_written, transitions=transitions,
             alerts=alerts, discrepancies=discrepancies, status_counts=counts,
             scope="registry" if subset is None else "filings", filings_through=through, basis=basis,
+            set_aside=result.set_aside.height, obligations_opened=opened,
         )
         audit.record(session, actor=actor, action="evaluation.run", entity="registry",
                      entity_id=as_of.isoformat(), details=summary.__dict__ | {"as_of": as_of.isoformat()})

@@ -6,6 +6,7 @@ test needs data the tracker does not hold) are left out of this output, not gues
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import date
 from typing import Any
@@ -16,7 +17,9 @@ from sqlmodel import Session
 
 from tracker.auth.scope import Scope
 from tracker.estimate import METHODOLOGY_VERSION
-from tracker.store.models import AISystem, Estimate, Flag, Provider, columns
+from tracker.store.models import AISystem, Estimate, Flag, Provider, Registration, columns
+from tracker.store.models import Regime as RegimeRow
+from tracker.store.queries.confidential import MASK_REASON, confidential_lineage, lineage_regimes
 
 CONTRACT_STATUSES = ("above", "likely_above", "likely_below", "below")
 
@@ -35,7 +38,31 @@ def flag_json(row: dict[str, Any]) -> dict[str, Any]:
         "regime": row["regime_id"], "status": row["status"], "projected": bool(row["projected"]),
         "threshold": row["threshold"],
         "deadline": deadline.isoformat() if isinstance(deadline, date) else deadline,
-    }
+    } | _obligation(row) | _conditions(row)
+
+
+def _conditions(row: dict[str, Any]) -> dict[str, Any]:
+    """Beside the contract's fields: ``conditional`` with the conditions not yet held (contract §3),
+    and the regime's ``tier`` where it grades systems."""
+    if "conditional" not in row:
+        return {}
+    unheld = row.get("unheld_conditions")
+    out: dict[str, Any] = {"conditional": bool(row["conditional"]),
+                           "unheld_conditions": json.loads(unheld) if unheld else []}
+    if row.get("tier"):
+        out["tier"] = row["tier"]
+    return out
+
+
+def _obligation(row: dict[str, Any]) -> dict[str, Any]:
+    """``tracker systems`` only: on a flag whose regime carries an obligation, its registration's
+    state and number; null while no registration exists (nothing is due before a crossing)."""
+    if not row.get("regime_obligation"):
+        return {}
+    if row.get("registration_state") is None:
+        return {"obligation": None}
+    return {"obligation": {"state": row["registration_state"],
+                           "registration_number": row.get("registration_number")}}
 
 
 def build_report(systems: pl.DataFrame, flags: pl.DataFrame, *, include_inference: bool = True) -> dict[str, Any]:
@@ -62,6 +89,10 @@ def build_report(systems: pl.DataFrame, flags: pl.DataFrame, *, include_inferenc
                                                     row.get("inference_flop_30d_low"),
                                                     row.get("inference_flop_30d_high"))
         entry["flags"] = by_system.get(row["system_key"], [])
+        if row.get("masked"):
+            # Built on another provider's confidential system: only the bound its provider may read.
+            entry.update(training_flop=None, confidence=None, methods=[],
+                         training_flop_at_least=row.get("own_training_flop_low"), masked_reason=MASK_REASON)
         out.append(entry)
     return {"methodology_version": METHODOLOGY_VERSION, "systems": out}
 
@@ -81,7 +112,7 @@ def report_from_db(session: Session, scope: Scope) -> dict[str, Any]:
         sa.select(sa.cast(e.system_id, sa.String), e.kind, e.central_flop, e.low_flop, e.high_flop,
                   e.confidence, e.methods)
         .join(s.id.table, s.id == e.system_id)
-        .where(e.is_current, e.kind.in_(("training", "inference_30d"))),
+        .where(e.is_current, e.kind.in_(("training", "inference_30d", "modification"))),
         s.provider_id,
     )
     est = pl.DataFrame(
@@ -98,16 +129,31 @@ def report_from_db(session: Session, scope: Scope) -> dict[str, Any]:
         "system_key", pl.col("central").alias("inference_flop_30d_central"),
         pl.col("low").alias("inference_flop_30d_low"), pl.col("high").alias("inference_flop_30d_high"),
     )
+    g, r = columns(RegimeRow), columns(Registration)
     flag_query = scope.restrict(
-        sa.select(sa.cast(f.subject_id, sa.String), f.regime_id, f.status, f.projected, f.threshold, f.deadline)
+        sa.select(sa.cast(f.subject_id, sa.String), f.regime_id, f.status, f.projected, f.threshold, f.deadline,
+                  g.obligation, r.state, r.registration_number, f.conditional, f.unheld_conditions, f.tier)
         .join(s.id.table, s.id == f.subject_id)
+        .outerjoin(g.id.table, g.id == f.regime_id)
+        .outerjoin(r.id.table, sa.and_(r.system_id == f.subject_id, r.regime_id == f.regime_id))
         .where(f.subject_kind == "system"),
         s.provider_id,
     )
     flags = pl.DataFrame(
         [tuple(r) for r in session.execute(flag_query).all()], orient="row",
         schema={"subject_key": pl.String, "regime_id": pl.String, "status": pl.String,
-                "projected": pl.Boolean, "threshold": pl.Float64, "deadline": pl.Date},
+                "projected": pl.Boolean, "threshold": pl.Float64, "deadline": pl.Date,
+                "regime_obligation": pl.String, "registration_state": pl.String, "registration_number": pl.String,
+                "conditional": pl.Boolean, "unheld_conditions": pl.String, "tier": pl.String},
     )
     joined = systems.join(training, on="system_key", how="left").join(inference, on="system_key", how="left")
+    masked = confidential_lineage(session, scope)
+    if masked:
+        keys = pl.Series([str(i) for i in masked], dtype=pl.String).implode()
+        own = est.filter(pl.col("kind") == "modification").select("system_key",
+                                                                   pl.col("low").alias("own_training_flop_low"))
+        joined = joined.join(own, on="system_key", how="left").with_columns(
+            pl.col("system_key").is_in(keys).alias("masked"))
+        hidden = pl.Series(sorted(lineage_regimes(session)), dtype=pl.String).implode()
+        flags = flags.filter(~(pl.col("subject_key").is_in(keys) & pl.col("regime_id").is_in(hidden)))
     return build_report(joined, flags)

@@ -141,3 +141,20 @@ def refresh_public_data() -> None:
         return import_epoch(engine, settings.public_data_path, actor="scheduler")
 
     _run("public-refresh", body)
+
+
+def checkpoint_audit() -> None:
+    """Checkpoint the audit chain's head once a day, so that even a quiet registry has a recent
+    head outside the database (nothing is written when the head is already checkpointed)."""
+    def body() -> str:
+        from sqlmodel import Session
+
+        from tracker.store import audit
+
+        engine, _settings = _context()
+        with Session(engine) as session:
+            made = audit.checkpoint_now(session, "daily")
+            session.commit()
+        return "head already checkpointed" if made is None else f"{made.describe()} at entry {made.last_event_id}"
+
+    _run("audit-checkpoint", body)

@@ -61,6 +61,7 @@ def job_specs(settings: Settings) -> list[JobSpec]:
         JobSpec("inbox-poll", ref + "poll_inbox", settings.inbox_poll_seconds, on_start=True),
         JobSpec("evaluate", ref + "evaluate", None, (2, 0)),
         JobSpec("deadline-reminders", ref + "remind_deadlines", None, (6, 0), on_start=True),
+        JobSpec("audit-checkpoint", ref + "checkpoint_audit", None, (2, 30)),
         JobSpec("alerts-dispatch", ref + "dispatch_alerts", settings.dispatch_seconds, on_start=True),
     ]
 

@@ -35,6 +35,9 @@ class AISystem(SQLModel, table=True):
     modality: str | None = Field(default=None, max_length=64)
     publication_date: date | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
+    # Other providers may build on this system (and read its figures through lineage) only when
+    # true: set by its provider (`tracker systems publish`), never by default.
+    figures_public: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
 
 
 class Filing(SQLModel, table=True):
@@ -206,6 +209,11 @@ class Flag(SQLModel, table=True):
     notified_by: str | None = Field(default=None, max_length=200)
     reason: str | None = Field(default=None, max_length=255)
     evaluated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
+    # Compute meets the threshold but the regime's other conditions are not all declared held:
+    # ``unheld_conditions`` is the JSON list of those not yet held. ``tier``: the regime's grade.
+    conditional: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    unheld_conditions: str | None = Field(default=None, sa_type=sa.Text())
+    tier: str | None = Field(default=None, max_length=64)
 
 
 class SystemStatus(SQLModel, table=True):
@@ -322,6 +330,8 @@ class AuditEvent(SQLModel, table=True):
     """Append-only, hash-chained: each entry's hash covers its content and the previous hash."""
 
     __tablename__ = "audit_event"
+    # Finds the entries of one filing, token or user: a receipt's re-issue, the coverage check.
+    __table_args__ = (sa.Index("ix_audit_event_entity", "entity", "entity_id"),)
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime(), index=True)
     actor: str = Field(max_length=200)
@@ -331,6 +341,9 @@ class AuditEvent(SQLModel, table=True):
     details_json: str = Field(default="{}", sa_type=sa.Text())
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64, unique=True)
+    # 1: plain SHA-256 (entries written before the keyed chain); 2: HMAC-SHA256 under the audit key.
+    # The database default is 1 so that a row inserted behind audit.record's back is never keyed.
+    chain_version: int = Field(default=1, sa_column_kwargs={"server_default": sa.text("1")})
 
 
 class User(SQLModel, table=True):
@@ -397,6 +410,206 @@ class SystemMatch(SQLModel, table=True):
     system_id: int = Field(foreign_key="ai_system.id", unique=True)
     public_name_key: str = Field(max_length=300)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
+
+
+class Registration(SQLModel, table=True):
+    """One obligation per (system, regime) and its registration: what is due, by when, and where it
+    stands (states in ``tracker.registration.states``). Opened by an evaluation, or by a provider's
+    voluntary submission."""
+
+    __tablename__ = "registration"
+    __table_args__ = (sa.UniqueConstraint("system_id", "regime_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    system_id: int = Field(foreign_key="ai_system.id")
+    provider_id: int = Field(foreign_key="provider.id", index=True)
+    regime_id: str = Field(foreign_key="regime.id", max_length=80)
+    obligation: str = Field(max_length=64)  # the regime's obligation, or "voluntary"
+    state: str = Field(max_length=16, index=True)
+    voluntary: bool = False
+    crossed_on: date | None = None
+    deadline: date | None = None
+    threshold: float | None = None  # the threshold crossed, as the flag had it
+    registration_number: str | None = Field(default=None, max_length=20, unique=True)  # CTR-YYYY-NNNNNN
+    registered_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
+    opened_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
+
+
+class RegistrationSubmission(SQLModel, table=True):
+    """What a provider submitted for a registration. Append-only."""
+
+    __tablename__ = "registration_submission"
+    id: int | None = Field(default=None, primary_key=True)
+    registration_id: int = Field(foreign_key="registration.id", index=True)
+    kind: str = Field(max_length=16)  # notification | contest | voluntary | information
+    channel: str = Field(max_length=16)  # cli | api | portal
+    submitted_by: str = Field(max_length=200)
+    submitted_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
+    compute_flop: float | None = None  # confidential: the figure the provider stands behind
+    compute_method: str | None = Field(default=None, max_length=64)
+    crossed_on: date | None = None
+    contact: str | None = Field(default=None, sa_type=sa.Text())
+    contest_text: str | None = Field(default=None, sa_type=sa.Text())
+    record_sha256: str = Field(max_length=64)  # canonical JSON of the submission + attachment hashes
+
+
+class RegistrationAttachment(SQLModel, table=True):
+    __tablename__ = "registration_attachment"
+    id: int | None = Field(default=None, primary_key=True)
+    submission_id: int = Field(foreign_key="registration_submission.id", index=True)
+    filename: str = Field(max_length=255)
+    media_type: str = Field(max_length=64)
+    sha256: str = Field(max_length=64, index=True)
+    size_bytes: int = Field(sa_type=sa.BigInteger())
+    stored_path: str = Field(max_length=1024)
+
+
+class RegistrationEvent(SQLModel, table=True):
+    """Append-only history of a registration: every transition and every decision, with its reason."""
+
+    __tablename__ = "registration_event"
+    id: int | None = Field(default=None, primary_key=True)
+    registration_id: int = Field(foreign_key="registration.id", index=True)
+    from_state: str | None = Field(default=None, max_length=16)
+    to_state: str = Field(max_length=16)
+    action: str = Field(max_length=32)
+    actor: str = Field(max_length=200)
+    reason: str | None = Field(default=None, sa_type=sa.Text())
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
+
+
+class RegistrationSequence(SQLModel, table=True):
+    """The last registration number issued per decision year: one atomic upsert per number keeps
+    numbers unique and gap-free under concurrent decisions (the row lock serialises them)."""
+
+    __tablename__ = "registration_sequence"
+    year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    last_number: int = 0
+
+
+class SigningKey(SQLModel, table=True):
+    """A published certificate-signing public key. Retired keys stay, so that the certificates they
+    signed still verify; the private key never reaches the database."""
+
+    __tablename__ = "signing_key"
+    key_id: str = Field(primary_key=True, max_length=32)  # first 16 hex of SHA-256(raw public key)
+    public_key: str = Field(sa_type=sa.Text())  # PEM (SubjectPublicKeyInfo)
+    algorithm: str = Field(default="Ed25519", max_length=16)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
+    retired_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
+
+
+class Certificate(SQLModel, table=True):
+    """A signed registration certificate. Never edited except its status: a revoked or superseded
+    certificate stays, with the reason and, when superseded, a pointer to its replacement."""
+
+    __tablename__ = "certificate"
+    id: int | None = Field(default=None, primary_key=True)
+    registration_id: int = Field(foreign_key="registration.id", index=True)
+    registration_number: str = Field(max_length=20, index=True)
+    key_id: str = Field(foreign_key="signing_key.key_id", max_length=32)
+    body_json: str = Field(sa_type=sa.Text())  # the signed bytes: canonical JSON of the body
+    signature: str = Field(sa_type=sa.Text())  # base64url, no padding
+    issued_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
+    status: str = Field(default="valid", max_length=16, index=True)  # valid | revoked | superseded
+    # Public: why it stopped being valid (withdrawn | rejected | amended | revoked); the reason
+    # text beside it is the regulator's and stays off the public revocation list.
+    status_category: str | None = Field(default=None, max_length=32)
+    status_reason: str | None = Field(default=None, sa_type=sa.Text())
+    status_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
+    superseded_by_id: int | None = Field(default=None, foreign_key="certificate.id")
+
+
+class WebSession(SQLModel, table=True):
+    """A signed-in browser. The cookie holds a random token; only its SHA-256 is stored here, so
+    a copy of the database cannot be replayed as a session. Revoked or expired rows are refused."""
+
+    __tablename__ = "web_session"
+    id: str = Field(primary_key=True, max_length=64)  # hex SHA-256 of the cookie's token
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
+    last_seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
+    expires_at: datetime = Field(sa_type=UTCDateTime())  # absolute: activity never extends it
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
+    revoked_reason: str | None = Field(default=None, max_length=64)
+    user_agent: str | None = Field(default=None, max_length=200)
+    ip: str | None = Field(default=None, max_length=64)
+
+
+class RegimeSetting(SQLModel, table=True):
+    """A threshold the regulator sets for a regime whose text publishes none. Append-only: the
+    newest row per regime is in force, the older ones are its history."""
+
+    __tablename__ = "regime_setting"
+    id: int | None = Field(default=None, primary_key=True)
+    regime_id: str = Field(max_length=80, index=True)
+    metric: str = Field(max_length=48)
+    comparator: str = Field(default="gte", max_length=8)
+    threshold: float
+    reason: str = Field(sa_type=sa.Text())
+    set_by: str = Field(max_length=200)
+    set_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
+
+
+class SystemCondition(SQLModel, table=True):
+    """A condition a provider declares held or not held for a system (kind ``system_conditions``)."""
+
+    __tablename__ = "system_condition"
+    __table_args__ = (sa.Index("ix_system_condition_current", "system_id", "condition", "is_current"),)
+    id: int | None = Field(default=None, primary_key=True)
+    filing_id: int = Field(foreign_key="filing.id", index=True)
+    system_id: int = Field(foreign_key="ai_system.id")
+    condition: str = Field(max_length=120)
+    held: bool
+    notes: str | None = Field(default=None, sa_type=sa.Text())
+    is_current: bool = Field(default=True)
+    superseded_by_id: int | None = Field(default=None, foreign_key="system_condition.id")
+
+
+class RateBucket(SQLModel, table=True):
+    """A token bucket of the API's rate limits (``tracker.filing.ratelimit``): one row per token or
+    provider, in the database so that every server process draws from the same bucket."""
+
+    __tablename__ = "rate_bucket"
+    key: str = Field(primary_key=True, max_length=96)  # token:<prefix> | provider:<id>
+    tokens: float
+    updated_at: datetime = Field(sa_type=UTCDateTime())
+
+
+class RejectionRepeat(SQLModel, table=True):
+    """Identical rejections of one provider (same bytes, same problems) close together: the first
+    raises the alert, the repeats only count here (``tracker.filing.service``)."""
+
+    __tablename__ = "rejection_repeat"
+    __table_args__ = (sa.Index("ix_rejection_repeat_match", "provider_id", "sha256", "errors_sha256"),)
+    id: int | None = Field(default=None, primary_key=True)
+    provider_id: int = Field(foreign_key="provider.id")
+    sha256: str = Field(max_length=64)
+    errors_sha256: str = Field(max_length=64)
+    first_filing_id: int = Field(foreign_key="filing.id")
+    last_filing_id: int = Field(foreign_key="filing.id")
+    alert_id: int | None = Field(default=None, foreign_key="alert.id")
+    count: int = 1
+    first_at: datetime = Field(sa_type=UTCDateTime())
+    last_at: datetime = Field(sa_type=UTCDateTime())
+
+
+class AuditCheckpoint(SQLModel, table=True):
+    """The audit chain's head (last entry, its hash, the number of entries up to it) at a moment,
+    MACed with the audit key and chained to the checkpoint before it (``tracker.store.checkpoints``).
+    A copy of each goes to a file outside the database, so deleting rows, or checkpoints, shows."""
+
+    __tablename__ = "audit_checkpoint"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
+    last_event_id: int
+    last_hash: str = Field(max_length=64)
+    event_count: int = Field(sa_type=sa.BigInteger())
+    chain: str = Field(max_length=64)  # the hash of the chain's first entry: which chain this is
+    reason: str = Field(max_length=16)  # interval | daily | evaluation | manual
+    key_id: str = Field(max_length=16)
+    prev_mac: str = Field(max_length=64)
+    mac: str = Field(max_length=64, unique=True)
 
 
 def columns(model: type[SQLModel]) -> Any:

@@ -1,9 +1,12 @@
 """Sign-in, sign-out and the one helper that turns a request into a Scope.
 
-- Sessions are Flask's signed cookie (HttpOnly, SameSite=Lax, Secure behind https) holding only
-  the user id; role and provider are re-read from the database on every request, so disabling an
-  account or changing its role takes effect at once.
-- The login and logout forms carry a CSRF token kept in the session (synchronizer token).
+- Sessions live on the server (table ``web_session``, tracker/auth/sessions.py). Flask's signed
+  cookie (HttpOnly, SameSite=Lax, Secure behind https) carries only the session's random token
+  and the CSRF token; every request looks the session up, so signing out, a password change, a
+  role change or disabling the account ends it at once, and it never outlives its absolute
+  lifetime however busy it is.
+- The login, logout and password forms carry a CSRF token kept in the same signed cookie
+  (synchronizer token), issued afresh with each new session.
 - Failed sign-ins are limited to ``settings.login_attempts_per_minute`` per username and client
   IP, counted in this process's memory: a restart forgets them and each process of a multi-process
   deployment counts on its own (documented in docs/dashboard.md).
@@ -22,17 +25,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import flask
 from sqlmodel import Session
 from werkzeug.exceptions import Unauthorized
 
+from tracker.auth import sessions as web_sessions
+from tracker.auth.passwords import WeakPasswordError
 from tracker.auth.scope import Scope
-from tracker.auth.users import authenticate, scope_for
+from tracker.auth.users import UserError, authenticate, change_own_password, scope_for
 from tracker.config import Settings, get_settings
 from tracker.store import audit
 from tracker.store.db import get_engine, session_scope
-from tracker.store.models import User
+from tracker.store.types import utcnow
+from tracker.web.public import is_public_request
 
 bp = flask.Blueprint("tracker_auth", __name__)
 SETTINGS_KEY = "TRACKER_SETTINGS"
@@ -85,27 +92,45 @@ def db_session() -> Iterator[Session]:
         yield session
 
 
+SESSION_COOKIE_FIELD = "sid"
+
+
+def session_policy() -> web_sessions.SessionPolicy:
+    conf = settings()
+    return web_sessions.SessionPolicy(lifetime=timedelta(hours=conf.session_lifetime_hours),
+                                      idle=timedelta(minutes=conf.session_idle_minutes))
+
+
+def _live_session() -> tuple[int, Scope] | None:
+    """(user id, scope) of this request's server-side session, looked up once per request."""
+    if "tracker_session" in flask.g:
+        cached: tuple[int, Scope] | None = flask.g.tracker_session
+        return cached
+    token = flask.session.get(SESSION_COOKIE_FIELD)
+    found: tuple[int, Scope] | None = None
+    if isinstance(token, str):
+        with db_session() as session:
+            user = web_sessions.resolve(session, token, policy=session_policy(), now=utcnow())
+            if user is not None and user.id is not None:
+                found = (user.id, scope_for(user))
+        if found is None:
+            flask.session.clear()  # an ended session's cookie is dropped, not replayed
+    flask.g.tracker_session = found
+    return found
+
+
 def current_user_id() -> int | None:
-    value = flask.session.get("user_id")
-    return value if isinstance(value, int) else None
+    """The signed-in user's id, or None (no session, or one that has ended)."""
+    live = _live_session()
+    return live[0] if live else None
 
 
 def current_scope() -> Scope:
-    """The caller's scope, from the session cookie and the database; 401 when not signed in."""
-    cached = flask.g.get("tracker_scope")
-    if isinstance(cached, Scope):
-        return cached
-    user_id = current_user_id()
-    if user_id is None:
+    """The caller's scope, from the server-side session and the database; 401 when not signed in."""
+    live = _live_session()
+    if live is None:
         raise Unauthorized("sign in first")
-    with db_session() as session:
-        user = session.get(User, user_id)
-        if user is None or user.disabled:
-            flask.session.clear()
-            raise Unauthorized("this account no longer exists or is disabled")
-        scope = scope_for(user)
-    flask.g.tracker_scope = scope
-    return scope
+    return live[1]
 
 
 def csrf_token() -> str:
@@ -122,11 +147,30 @@ def _check_csrf() -> bool:
     return isinstance(expected, str) and hmac.compare_digest(sent, expected)
 
 
-def _safe_next(target: str | None) -> str:
-    # Only same-site relative paths: "//evil.example" and "https://..." would be open redirects.
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return "/"
+def _same_site_path(target: str) -> bool:
+    # Browsers drop tabs and newlines inside URLs and read "\\" as "/", so "/\t/evil" and "/\\evil"
+    # become "//evil" (another host): only printable ASCII without backslashes gets this far.
+    if not target.startswith("/") or target.startswith("//"):
+        return False
+    if any(not 0x21 <= ord(ch) <= 0x7E or ch == "\\" for ch in target):
+        return False
+    parts = urlsplit(target)
+    return not parts.scheme and not parts.netloc
+
+
+def safe_next(target: str | None) -> str:
+    """``target`` when it is a same-site relative path, else "/": the only redirect targets taken
+    from request input. Percent-encoded forms are decoded (a proxy or browser might) and must
+    stay same-site too."""
+    if not target or len(target) > 2048:
+        return "/"
+    decoded = target
+    for _ in range(3):
+        if not _same_site_path(decoded):
+            return "/"
+        decoded = unquote(decoded)
+    return target if _same_site_path(decoded) else "/"
+
 
 
 LOGIN_PAGE = """<!doctype html>
@@ -145,14 +189,14 @@ LOGIN_PAGE = """<!doctype html>
 
 def _login_page(error: str | None = None, status: int = 200, username: str = "") -> flask.Response:
     html = flask.render_template_string(LOGIN_PAGE, error=error, csrf=csrf_token(), username=username,
-                                        next=_safe_next(flask.request.values.get("next")))
+                                        next=safe_next(flask.request.values.get("next")))
     return flask.Response(html, status=status, mimetype="text/html")
 
 
 @bp.get("/login")
 def login_form() -> Any:
     if current_user_id() is not None:
-        return flask.redirect(_safe_next(flask.request.args.get("next")))
+        return flask.redirect(safe_next(flask.request.args.get("next")))
     return _login_page()
 
 
@@ -169,26 +213,87 @@ def login_submit() -> Any:
     with db_session() as session:
         user = authenticate(session, username, password)
         if user is not None:
+            token = web_sessions.start(session, user_id=user.id or 0, policy=session_policy(), now=utcnow(),
+                                       user_agent=flask.request.user_agent.string,
+                                       ip=flask.request.remote_addr)
             audit.record(session, actor=user.username, action="user.login", entity="user",
                          entity_id=user.id or 0, details={"ip": flask.request.remote_addr})
-            user_id = user.id
     if user is None:
         limiter.fail(key)
         return _login_page("That username and password do not match.", 401, username)
     limiter.reset(key)
     flask.session.clear()  # a fresh session on sign-in: no fixation of a pre-login cookie
-    flask.session["user_id"] = user_id
+    flask.session[SESSION_COOKIE_FIELD] = token
     flask.session["csrf"] = secrets.token_urlsafe(32)
     flask.session.permanent = True
-    return flask.redirect(_safe_next(flask.request.form.get("next")))
+    return flask.redirect(safe_next(flask.request.form.get("next")))
 
 
 @bp.post("/logout")
 def logout() -> Any:
     if not _check_csrf():
         return flask.Response("Sign-out form expired; reload the page and try again.", 400)
+    user_id = current_user_id()
+    if user_id is not None:
+        # Signing out ends every session of the account: a cookie left on another machine dies too.
+        with db_session() as session:
+            web_sessions.end_all(session, user_id=user_id, reason="signed out", now=utcnow())
+            audit.record(session, actor=current_scope().actor, action="user.logout", entity="user",
+                         entity_id=user_id, details={"ip": flask.request.remote_addr})
     flask.session.clear()
     return flask.redirect("/login")
+
+
+ACCOUNT_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<title>Change password · Compute threshold tracker</title><link rel="stylesheet" href="/assets/theme.css"></head>
+<body class="login-body"><main class="login-card">
+<h1>Change your password</h1><p class="muted">Your other sessions end when the password changes.</p>
+{% if error %}<p class="error-text" role="alert" id="password-error">{{ error }}</p>{% endif %}
+{% if done %}<p class="notice" role="status" id="password-done">Password changed.</p>{% endif %}
+<form method="post" action="/account/password"><input type="hidden" name="csrf_token" value="{{ csrf }}">
+<label>Current password <input name="current" id="current-password" type="password"
+ autocomplete="current-password" required></label>
+<label>New password (12+ characters) <input name="new" id="new-password" type="password"
+ autocomplete="new-password" required></label>
+<button type="submit" id="password-submit" class="button primary">Change password</button>
+</form><p><a href="/">Back to the dashboard</a></p></main></body></html>"""
+
+
+def _password_page(error: str | None = None, status: int = 200, done: bool = False) -> flask.Response:
+    html = flask.render_template_string(ACCOUNT_PAGE, error=error, done=done, csrf=csrf_token())
+    return flask.Response(html, status=status, mimetype="text/html")
+
+
+@bp.get("/account/password")
+def password_form() -> Any:
+    return _password_page()
+
+
+@bp.post("/account/password")
+def password_submit() -> Any:
+    user_id = current_user_id()
+    if user_id is None:
+        return flask.redirect("/login?next=/account/password")
+    if not _check_csrf():
+        return _password_page("The form expired. Please try again.", 400)
+    token = flask.session.get(SESSION_COOKIE_FIELD)
+    limiter: LoginRateLimiter = flask.current_app.extensions["tracker_login_limiter"]
+    key = (f"password:{user_id}", flask.request.remote_addr or "?")
+    if limiter.blocked(key):  # a stolen cookie must not become a password-guessing oracle
+        return _password_page("Too many wrong passwords. Wait a minute and try again.", 429)
+    try:
+        with db_session() as session:
+            change_own_password(session, user_id=user_id, current_password=flask.request.form.get("current", ""),
+                                new_password=flask.request.form.get("new", ""),
+                                keep_token=token if isinstance(token, str) else None)
+    except UserError as exc:
+        limiter.fail(key)
+        return _password_page(str(exc), 400)
+    except WeakPasswordError as exc:
+        return _password_page(str(exc), 400)
+    limiter.reset(key)
+    return _password_page(done=True)
 
 
 def _signed_in() -> bool:
@@ -203,7 +308,8 @@ def _signed_in() -> bool:
 
 def _require_login() -> Any:
     path = flask.request.path
-    if path.startswith(PUBLIC_PREFIXES) or _signed_in():
+    # The public register's page and callbacks are the only dashboard requests served anonymously.
+    if path.startswith(PUBLIC_PREFIXES) or _signed_in() or is_public_request(flask.request):
         return None
     if path.startswith(DASH_JSON_PREFIXES):
         return flask.jsonify({"error": "sign in first"}), 401
@@ -223,7 +329,8 @@ def install(app: flask.Flask, app_settings: Settings | None = None) -> None:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=conf.base_url.startswith("https://"),
         SESSION_COOKIE_NAME="tracker_session",
-        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+        # The cookie may outlive nothing: the server-side row's absolute expiry is the real limit.
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=conf.session_lifetime_hours),
     )
     app.extensions["tracker_login_limiter"] = LoginRateLimiter(conf.login_attempts_per_minute)
     app.register_blueprint(bp)

@@ -9,6 +9,9 @@ from __future__ import annotations
 import flask
 
 from tracker.api import api_blueprint
+from tracker.api.certificates import certificates_blueprint
+from tracker.api.register import register_blueprint
+from tracker.api.registrations import registrations_blueprint
 from tracker.api.routes import ENGINE_KEY
 from tracker.config import Settings, get_settings
 from tracker.store.db import get_engine
@@ -25,6 +28,9 @@ def create_server(settings: Settings | None = None) -> flask.Flask:
     app.extensions["tracker_settings"] = settings
     app.extensions[ENGINE_KEY] = get_engine(settings.database_url)
     app.register_blueprint(api_blueprint)
+    app.register_blueprint(certificates_blueprint)  # certificate verification: no login (contract §6)
+    app.register_blueprint(register_blueprint)  # the public register: no login (contract §6)
+    app.register_blueprint(registrations_blueprint)  # a provider's registrations: bearer token
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
@@ -37,15 +43,21 @@ def create_server(settings: Settings | None = None) -> flask.Flask:
     security.install(app)
     auth.install(app, settings)
     create_dash(app)
+    from dashboards.components import inputs
+
+    inputs.install(app)  # a malformed callback input answers a JSON 400, not a 500
     # --- end dashboard block ---
+    from tracker.web import api_errors
+
+    api_errors.install(app)  # JSON 404/405 for every /api/ path the API does not serve
+    security.trust_proxies(app, settings.trusted_proxy_count)
     return app
 
 
 def serve(host: str = "127.0.0.1", port: int = 8050, settings: Settings | None = None) -> None:
-    import waitress
+    """Serve until SIGTERM or Ctrl-C (tracker/web/listener.py: caps, error responses, stopping)."""
+    from tracker.web import listener
 
     settings = settings or get_settings()
-    app = create_server(settings)
-    # waitress buffers request bodies itself; cap it too so an oversized upload is refused there.
-    waitress.serve(app, host=host, port=port,
-                   max_request_body_size=settings.max_upload_bytes)
+    listener.check_secret(host, settings.secret_key)  # refuse before any other work
+    listener.run(create_server(settings), host, port, settings)

@@ -19,6 +19,7 @@ from tracker.store.queries.alerts import (
     alert_in_scope,
     deadlines,
     list_alerts,
+    rejection_repeats,
 )
 from tracker.store.queries.common import (
     CROSSING,
@@ -109,6 +110,7 @@ __all__ = [
     "list_tokens",
     "overview_counts",
     "per_method",
+    "rejection_repeats",
     "system_detail",
     "systems_export",
     "systems_page",

@@ -11,6 +11,8 @@ from sqlmodel import Session
 from tracker.auth.scope import Scope
 from tracker.store.models import (
     Alert,
+    Filing,
+    RejectionRepeat,
 )
 from tracker.store.queries.common import (
     CROSSING,
@@ -23,6 +25,7 @@ from tracker.store.queries.common import (
     S,
     alert_row,
 )
+from tracker.store.queries.confidential import confidential_lineage, without_masked_alerts, without_masked_flags
 from tracker.store.types import utcnow
 
 
@@ -36,6 +39,8 @@ def list_alerts(session: Session, scope: Scope, *, state: Literal["open", "ackno
     elif state == "acknowledged":
         q, count = q.where(A.acknowledged_at.is_not(None)), count.where(A.acknowledged_at.is_not(None))
     q, count = scope.restrict(q, A.provider_id), scope.restrict(count, A.provider_id)
+    masked = confidential_lineage(session, scope)
+    q, count = without_masked_alerts(session, q, masked), without_masked_alerts(session, count, masked)
     rows = session.execute(q.order_by(A.created_at.desc(), A.id.desc()).offset(max(offset, 0))
                            .limit(min(limit, MAX_PAGE_ROWS))).all()
     return [alert_row(a, p, s) for a, p, s in rows], session.execute(count).scalar_one()
@@ -43,6 +48,15 @@ def list_alerts(session: Session, scope: Scope, *, state: Literal["open", "ackno
 def alert_in_scope(session: Session, scope: Scope, alert_id: int) -> bool:
     q = scope.restrict(sa.select(A.id).where(A.id == alert_id), A.provider_id)
     return session.execute(q).first() is not None
+
+def rejection_repeats(session: Session, scope: Scope, alert_id: int) -> Row | None:
+    """How often the rejection behind a ``filing_rejected`` alert was filed again (same bytes, same
+    problems) without a new alert: ``count`` attempts in all, the last one's time and accession."""
+    last = sa.orm.aliased(Filing)
+    q = (sa.select(RejectionRepeat.count, RejectionRepeat.last_at, last.accession)  # type: ignore[call-overload]
+         .join(last, last.id == RejectionRepeat.last_filing_id).where(RejectionRepeat.alert_id == alert_id))
+    row = session.execute(scope.restrict(q, RejectionRepeat.provider_id)).first()
+    return None if row is None else {"count": row[0], "last_at": row[1], "last_accession": row[2]}
 
 def deadlines(session: Session, scope: Scope, *, today: date | None = None, horizon_days: int = 90,
               limit: int = 200) -> Row:
@@ -55,6 +69,7 @@ def deadlines(session: Session, scope: Scope, *, today: date | None = None, hori
          .where(F.status.in_(CROSSING), F.notified_at.is_(None), F.deadline.is_not(None),
                 F.deadline <= today + timedelta(days=horizon_days))
          .order_by(F.deadline, F.id).limit(limit))
+    q = without_masked_flags(session, q, S.id, F.regime_id, confidential_lineage(session, scope))
     rows = [dict(r._mapping) for r in session.execute(scope.restrict(q, S.provider_id))]
     for row in rows:
         row["days_left"] = (row["deadline"] - today).days

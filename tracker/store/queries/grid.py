@@ -31,14 +31,17 @@ from tracker.store.queries.common import (
     MAX_PAGE_ROWS,
     SS,
     STATUS_RANK,
+    F,
     P,
     Row,
     S,
     as_date,
     as_number,
+    parse_json,
     rank_in,
     status_label,
 )
+from tracker.store.queries.confidential import confidential_lineage, masked_expr, own_low_expr
 
 Source = Literal["system", "provider", "summary"]
 
@@ -66,6 +69,27 @@ _COLUMNS: dict[str, GridColumn] = {
 }
 
 GRID_COLUMNS = tuple(_COLUMNS)
+
+
+def _scoped_columns(session: Session, scope: Scope) -> dict[str, GridColumn]:
+    """The whitelist with the figures a provider may not read masked inside the SQL (its systems
+    built on another provider's confidential system: tracker.store.queries.confidential), so that
+    no sort or filter can reveal them either."""
+    masked = confidential_lineage(session, scope)
+    if not masked:
+        return _COLUMNS
+    key = SS.system_id
+
+    def summary(kind: Literal["number", "text", "status"], expr: Any) -> GridColumn:
+        return GridColumn(kind, "summary", expr)
+
+    return {**_COLUMNS,
+            "training_flop": summary("number", masked_expr(SS.training_central_flop, key, masked)),
+            "training_low_flop": summary("number", masked_expr(SS.training_low_flop, key, masked, own_low_expr(key))),
+            "training_high_flop": summary("number", masked_expr(SS.training_high_flop, key, masked)),
+            "methods": summary("text", masked_expr(SS.training_methods, key, masked)),
+            "confidence": summary("text", masked_expr(SS.training_confidence, key, masked)),
+            "status": summary("status", masked_expr(SS.status_rank, key, masked))}
 
 def _text_condition(expr: Any, kind: str, value: Any) -> ColumnElement[bool] | None:
     if kind == "blank":
@@ -165,12 +189,12 @@ class _Filters:
     needs_row: bool  # some condition holds only for systems with a summary row
 
 
-def _filters(filter_model: Mapping[str, Any] | None) -> _Filters:
+def _filters(filter_model: Mapping[str, Any] | None, columns: Mapping[str, GridColumn] = _COLUMNS) -> _Filters:
     clauses: list[ColumnElement[bool]] = []
     sources: set[Source] = set()
     needs_row = False
     for col_id, model in (filter_model or {}).items():
-        column = _COLUMNS.get(col_id)
+        column = columns.get(col_id)
         if column is None or not isinstance(model, Mapping):
             continue  # not in the whitelist: ignored, never interpolated
         condition = _condition(column, model)
@@ -203,10 +227,11 @@ def _from(scope: Scope, selected: Sequence[Any], sources: set[Source], *, from_s
     return scope.restrict(q, S.provider_id)
 
 
-def _sort_keys(sort_model: Sequence[Mapping[str, Any]] | None) -> list[tuple[GridColumn, bool]]:
+def _sort_keys(sort_model: Sequence[Mapping[str, Any]] | None,
+               columns: Mapping[str, GridColumn] = _COLUMNS) -> list[tuple[GridColumn, bool]]:
     keys = []
     for item in sort_model or []:
-        column = _COLUMNS.get(str(item.get("colId")))
+        column = columns.get(str(item.get("colId")))
         if column is not None:
             keys.append((column, item.get("sort") == "desc"))
     return keys
@@ -245,8 +270,8 @@ def _page_ids(session: Session, scope: Scope, filters: _Filters, keys: list[tupl
     return [row[0] for row in session.execute(q.order_by(*_order(keys), key).offset(start).limit(size))]
 
 
-def _grid_select() -> list[Any]:
-    return [c.expr.label(name) for name, c in _COLUMNS.items()]
+def _grid_select(columns: Mapping[str, GridColumn] = _COLUMNS) -> list[Any]:
+    return [c.expr.label(name) for name, c in columns.items()]
 
 def _grid_row(r: Any) -> Row:
     row = dict(r._mapping)
@@ -260,15 +285,17 @@ def systems_page(session: Session, scope: Scope, start_row: int, end_row: int,
     """Rows ``start_row`` to ``end_row`` (exclusive) of the registry and the filtered total."""
     start = max(int(start_row), 0)
     size = min(max(int(end_row) - start, 0), MAX_PAGE_ROWS)
-    filters = _filters(filter_model)
+    columns = _scoped_columns(session, scope)
+    filters = _filters(filter_model, columns)
     total = _count(session, _from(scope, [SS.system_id if filters.needs_row else S.id], filters.sources,
                                   from_summary=filters.needs_row).where(*filters.clauses))
-    ids = _page_ids(session, scope, filters, _sort_keys(sort_model), start, size) if size else []
+    ids = _page_ids(session, scope, filters, _sort_keys(sort_model, columns), start, size) if size else []
     if not ids:
         return [], total
     # The wide columns for the page's rows only.
-    wide = _from(scope, _grid_select(), {"provider", "summary"}, from_summary=False).where(S.id.in_(ids))
+    wide = _from(scope, _grid_select(columns), {"provider", "summary"}, from_summary=False).where(S.id.in_(ids))
     by_id = {row.id: _grid_row(row) for row in session.execute(wide)}
+    _with_flag_notes(session, scope, by_id)
     return [by_id[i] for i in ids if i in by_id], total
 
 
@@ -276,7 +303,33 @@ def systems_export(session: Session, scope: Scope, sort_model: Sequence[Mapping[
                    filter_model: Mapping[str, Any] | None = None,
                    limit: int = MAX_EXPORT_ROWS) -> list[Row]:
     """The grid's current view (same sort and filters), up to ``limit`` rows."""
-    filters = _filters(filter_model)
-    q = (_from(scope, _grid_select(), {"provider", "summary"}, from_summary=False)
-         .where(*filters.clauses).order_by(*_order(_sort_keys(sort_model)), S.id))
+    columns = _scoped_columns(session, scope)
+    filters = _filters(filter_model, columns)
+    q = (_from(scope, _grid_select(columns), {"provider", "summary"}, from_summary=False)
+         .where(*filters.clauses).order_by(*_order(_sort_keys(sort_model, columns)), S.id))
     return [_grid_row(r) for r in session.execute(q.limit(limit))]
+
+
+def _with_flag_notes(session: Session, scope: Scope, rows: dict[int, Row]) -> None:
+    """``flag_notes`` on the page's rows: each crossing still conditional on what compute does not
+    settle ("<regime> conditional: <conditions>") and each tier ("<regime> tier <id>"). One query
+    for the page's ids (already in the caller's scope); nothing for a system whose figures are
+    masked (a conditional crossing or a tier would tell its lineage's compute)."""
+    if not rows:
+        return
+    masked = confidential_lineage(session, scope, list(rows))
+    shown = [i for i in rows if i not in masked]
+    notes: dict[int, list[str]] = {}
+    if shown:
+        q = (sa.select(F.subject_id, F.regime_id, F.conditional, F.unheld_conditions, F.tier)
+             .where(F.subject_kind == "system", F.subject_id.in_(shown),
+                    sa.or_(F.conditional.is_(True), F.tier.is_not(None)))
+             .order_by(F.subject_id, F.regime_id))
+        for system_id, regime_id, conditional, unheld, tier in session.execute(q):
+            if conditional:
+                notes.setdefault(system_id, []).append(
+                    f"{regime_id} conditional: {'; '.join(str(c) for c in parse_json(unheld) or [])}")
+            if tier:
+                notes.setdefault(system_id, []).append(f"{regime_id} tier {tier}")
+    for system_id, row in rows.items():
+        row["flag_notes"] = " · ".join(notes.get(system_id, []))

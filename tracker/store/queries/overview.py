@@ -33,6 +33,7 @@ from tracker.store.queries.common import (
     rank_in,
     status_label,
 )
+from tracker.store.queries.confidential import confidential_lineage, without_masked, without_masked_flags
 from tracker.store.types import utcnow
 
 
@@ -47,9 +48,12 @@ def overview_counts(session: Session, scope: Scope, *, provider_ids: Sequence[in
     Crossings are counted from ``system_crossing`` (the crossing flags, narrow) rather than the
     flag table: tens of thousands of small rows instead of a million wide ones."""
     today = today or utcnow().date()
+    masked = confidential_lineage(session, scope)
 
     def in_view(q: Any, provider_column: Any) -> Any:
         q = scope.restrict(q, provider_column)
+        if provider_column is SC.provider_id:
+            q = without_masked_flags(session, q, SC.system_id, SC.regime_id, masked)
         return q.where(provider_column.in_(provider_ids)) if provider_ids else q
 
     systems = session.execute(in_view(sa.select(sa.func.count()).select_from(S), S.provider_id)).scalar_one()
@@ -106,8 +110,10 @@ def compute_scatter_points(session: Session, scope: Scope, filters: ScatterFilte
     rank = rank_expr(flag) if regime_id else SS.status_rank
     projected = sa.and_(flag.projected.is_(True), flag.status.in_(CROSSING)) if regime_id else SS.projected
 
+    masked = confidential_lineage(session, scope)
+
     def narrowed(q: Any, rank: Any, provider_column: Any) -> Any:
-        q = scope.restrict(q, provider_column)
+        q = without_masked(scope.restrict(q, provider_column), SS.system_id, masked)
         if filters.provider_ids:
             q = q.where(provider_column.in_(filters.provider_ids))
         if ranks is not None:

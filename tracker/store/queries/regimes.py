@@ -23,6 +23,7 @@ from tracker.store.queries.common import (
     parse_json,
     status_label,
 )
+from tracker.store.queries.confidential import confidential_lineage, without_masked_flags
 
 
 def list_regimes_with_counts(session: Session, scope: Scope) -> list[Row]:
@@ -31,6 +32,8 @@ def list_regimes_with_counts(session: Session, scope: Scope) -> list[Row]:
     counts_q = (sa.select(SC.regime_id, SC.status_rank, SC.projected, sa.func.count().label("n"))
                 .group_by(SC.regime_id, SC.status_rank, SC.projected))
     counts: dict[str, Row] = {}
+    counts_q = without_masked_flags(session, counts_q, SC.system_id, SC.regime_id,
+                                    confidential_lineage(session, scope))
     for rid, rank, projected, n in session.execute(scope.restrict(counts_q, SC.provider_id)):
         entry = counts.setdefault(rid, {"above": 0, "likely_above": 0, "projected": 0})
         entry["projected" if projected else status_label(rank) or "unknown"] += n
@@ -56,4 +59,5 @@ def list_flags(session: Session, scope: Scope, *, crossing_only: bool = True, li
          .order_by(F.deadline.is_(None), F.deadline, S.name).limit(limit))
     if crossing_only:
         q = q.where(F.status.in_(CROSSING))
+    q = without_masked_flags(session, q, S.id, F.regime_id, confidential_lineage(session, scope))
     return [dict(r._mapping) for r in session.execute(scope.restrict(q, S.provider_id))]

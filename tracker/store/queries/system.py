@@ -37,6 +37,12 @@ from tracker.store.queries.common import (
     model_dict,
     parse_json,
 )
+from tracker.store.queries.confidential import (
+    confidential_lineage,
+    lineage_regimes,
+    mask_flag,
+    mask_training_estimate,
+)
 
 
 def _estimate_row(e: Any) -> Row:
@@ -119,9 +125,11 @@ def _lineage(session: Session, scope: Scope, system: Row, max_depth: int = 20) -
         sa.select(S.id, S.name, S.version, P.slug.label("provider")).join(P, P.id == S.provider_id)
         .where(S.base_system_id == system["id"]).order_by(S.id).limit(200), S.provider_id)
     derived = [dict(r._mapping) for r in session.execute(derived_q)]
-    compute = _training_central(session, [a["id"] for a in ancestors if a["id"]] + [d["id"] for d in derived])
+    related = [a["id"] for a in ancestors if a["id"]] + [d["id"] for d in derived]
+    compute = _training_central(session, related)
+    masked = confidential_lineage(session, scope, related)
     for entry in [*ancestors, *derived]:
-        entry["training_flop"] = compute.get(entry["id"]) if entry.get("id") else None
+        entry["training_flop"] = compute.get(entry["id"]) if entry.get("id") and entry["id"] not in masked else None
     return {"ancestors": ancestors, "derived": derived}
 
 def system_detail(session: Session, scope: Scope, system_id: int) -> Row | None:
@@ -155,10 +163,30 @@ def system_detail(session: Session, scope: Scope, system_id: int) -> Row | None:
     discrepancies = [model_dict(d) for d in session.execute(
         sa.select(Discrepancy).where(Discrepancy.system_id == system_id)  # type: ignore[arg-type]
         .order_by(Discrepancy.detected_at.desc())).scalars()]  # type: ignore[attr-defined]
-    return {
+    detail = {
         "system": system, "lineage": _lineage(session, scope, system),
         "estimates": [_estimate_row(e) for e in estimates],
         "training_history": [_estimate_row(e) for e in history],
         "runs": runs, "inference_usage": usage, "flags": flags, "flag_history": events,
         "alerts": alerts, "discrepancies": discrepancies,
     }
+    if system_id in confidential_lineage(session, scope, [system_id]):
+        return _masked_detail(session, detail)
+    return detail
+
+
+def _masked_detail(session: Session, detail: Row) -> Row:
+    """The page of a system whose lineage holds another provider's confidential compute, as its
+    own provider may read it (tracker.store.queries.confidential)."""
+    own = next((e for e in detail["estimates"] if e["kind"] == "modification"), None)
+    estimates = [mask_training_estimate(e, own) if e["kind"] == "training" else e
+                 for e in detail["estimates"] if e["kind"] != "projected"]
+    history = [mask_training_estimate(e, None) for e in detail["training_history"]]
+    hidden = lineage_regimes(session)
+    return {**detail, "estimates": estimates, "training_history": history,
+            "flags": [mask_flag(f) for f in detail["flags"]],
+            "flag_history": [e for e in detail["flag_history"] if e.get("regime_id") not in hidden],
+            # Alerts and discrepancies about the cumulative figure would carry it.
+            "alerts": [a for a in detail["alerts"]
+                       if a.get("regime_id") not in hidden and a.get("kind") != "discrepancy"],
+            "discrepancies": [], "masked": True}
