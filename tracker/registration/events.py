@@ -72,11 +72,12 @@ def record_transitions(session: Session, transitions: Sequence[Transition], sett
     stamp = when.isoformat(timespec="microseconds")
     enqueue_many(session, [
         AlertRequest(
-            # A registration opens once, so its opening needs no instant (and a subset evaluation then
-            # writes the same key as a whole-registry one); later moves happen at most once per
-            # transaction and instant, so the key is unique per event without reading its id back.
+            # A (system, regime) opens one registration, once: its key names the pair, not the row id
+            # or the instant, so a subset evaluation writes the same key as a whole-registry one. Later
+            # moves happen at most once per transaction and instant, so that key is unique per event
+            # without reading its id back.
             kind="registration",
-            idempotency_key=(f"registration:{t.registration_id}:open" if t.action == "open" else
+            idempotency_key=(f"registration:open:{t.system_id}:{t.regime_id}" if t.action == "open" else
                              f"registration:{t.registration_id}:{t.action}:{t.to_state}:{stamp}"),
             payload=registration_payload(
                 state=t.to_state, action=t.action, registration_id=t.registration_id, regime=t.regime_id,
