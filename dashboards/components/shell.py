@@ -9,7 +9,8 @@ from dash import dcc, html
 from werkzeug.exceptions import Unauthorized
 
 from tracker.auth.scope import Scope
-from tracker.web.auth import csrf_token, current_scope
+from tracker.store import queries
+from tracker.web.auth import csrf_token, current_scope, db_session
 
 ANONYMOUS = "anonymous"  # a visitor who is not signed in: sees the public register's link only
 # (label, path, roles that see the link)
@@ -50,3 +51,13 @@ def shell() -> Any:
                      html.Nav(links, className="nav"), account], className="topbar"),
         html.Main(dash.page_container, className="content"),
     ])
+
+
+def own_provider(scope: Scope) -> dict[str, Any] | None:
+    """The provider a provider account files and registers for (None for other roles): always from
+    the session's scope, never from a form."""
+    if scope.role != "provider":
+        return None
+    with db_session() as session:
+        own = queries.list_providers(session, scope)
+    return own[0] if own else None

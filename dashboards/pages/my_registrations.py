@@ -23,6 +23,7 @@ from dashboards.components.registrations import (
     registration_id,
     registration_table,
 )
+from dashboards.components.shell import own_provider
 from tracker.auth.scope import Scope
 from tracker.filing.problems import Problem
 from tracker.registration.submit import RegistrationConflict, RegistrationRejected, submit_registration
@@ -40,14 +41,6 @@ METHODS = ("hardware", "architecture", "reported")
 MAX_SYSTEMS = 500
 PROVIDERS_ONLY = ("Registrations are submitted by provider accounts. Regulators review them in the Review "
                   "queue.")
-
-
-def _own_provider(scope: Scope) -> dict[str, Any] | None:
-    if scope.role != "provider":
-        return None
-    with db_session() as session:
-        own = queries.list_providers(session, scope)
-    return own[0] if own else None
 
 
 def _own_systems(scope: Scope) -> list[dict[str, Any]]:
@@ -125,7 +118,7 @@ def _list(scope: Scope) -> Any:
 
 def layout(id: Any = None, **_: Any) -> html.Div:  # "id": the query parameter ?id=N
     scope = current_scope()
-    provider = _own_provider(scope)
+    provider = own_provider(scope)
     if provider is None:
         return html.Div([page_header("Registrations"), empty_state(PROVIDERS_ONLY)])
     opened: list[Any] = []
@@ -192,7 +185,7 @@ def attachment_names(names: Any) -> Any:
 def submit(clicks: Any, system: Any, regime: Any, compute: Any, method: Any, crossed: Any, contact: Any,
            contest: Any, voluntary: Any, contents: Any, names: Any) -> tuple[Any, ...]:
     scope = current_scope()
-    provider = _own_provider(scope)  # the provider comes from the session, never from the form
+    provider = own_provider(scope)  # the provider comes from the session, never from the form
     blank = [None] * len(FIELDS)
     if provider is None:
         return error_message(PROVIDERS_ONLY), no_update, *blank

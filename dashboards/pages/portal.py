@@ -25,6 +25,7 @@ from dashboards.components.formatting import (
     table,
     when,
 )
+from dashboards.components.shell import own_provider
 from tracker.auth.scope import Scope
 from tracker.config import PROJECT_ROOT
 from tracker.store import queries
@@ -41,17 +42,9 @@ NOT_PROVIDER = ("The provider portal is for provider accounts. Regulators see ev
                 "administrators create provider accounts on the Admin page.")
 
 
-def _own_provider(scope: Scope) -> dict[str, Any] | None:
-    if scope.role != "provider":
-        return None
-    with db_session() as session:
-        own = queries.list_providers(session, scope)
-    return own[0] if own else None
-
-
 def layout(**_: Any) -> html.Div:
     scope = current_scope()
-    provider = _own_provider(scope)
+    provider = own_provider(scope)
     if provider is None:
         return html.Div([page_header("Provider portal"), empty_state(NOT_PROVIDER)])
     return html.Div([
@@ -129,7 +122,7 @@ def upload(contents: str | None, filename: str | None, kind: str | None) -> Any:
     from tracker.filing.service import FilingError, file_disclosure
 
     scope = current_scope()
-    provider = _own_provider(scope)  # the provider comes from the session, never from the form
+    provider = own_provider(scope)  # the provider comes from the session, never from the form
     if provider is None:
         return error_message(NOT_PROVIDER)
     if not contents:
@@ -192,7 +185,7 @@ def tokens(create: int | None, revoke: list[int | None], name: str | None) -> tu
     from tracker.auth.tokens import create_token, revoke_token
 
     scope = current_scope()
-    provider = _own_provider(scope)
+    provider = own_provider(scope)
     trigger = dash.ctx.triggered_id
     if provider is None:
         return error_message(NOT_PROVIDER), no_update

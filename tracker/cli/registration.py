@@ -10,6 +10,8 @@ from __future__ import annotations
 import getpass
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -52,6 +54,22 @@ def _rejected(problems: list[Any]) -> NoReturn:
     for problem in problems:
         print(str(problem), file=sys.stderr)
     raise typer.Exit(EXIT_REJECTED)
+
+
+@contextmanager
+def _answered() -> Iterator[None]:
+    """The registration service's refusals as the CLI's exit codes: 2 for input the command was given
+    (rejected fields, a registration that is not the provider's or not there), 1 for a conflict."""
+    from tracker.registration.errors import RegistrationConflict, RegistrationNotFound, RegistrationRejected
+
+    try:
+        yield
+    except RegistrationRejected as exc:
+        _rejected(exc.problems)
+    except RegistrationNotFound as exc:
+        fail(str(exc), EXIT_REJECTED)
+    except RegistrationConflict as exc:
+        fail(str(exc))
 
 
 def _print(rows: list[dict[str, Any]], fmt: Format, title: str) -> None:
@@ -97,7 +115,7 @@ def register_command(
 ) -> None:
     """Submit a registration (notification, contest, or voluntary); prints the registration."""
     from tracker.filing.problems import Problem
-    from tracker.registration.submit import RegistrationConflict, RegistrationRejected, submit_registration
+    from tracker.registration.submit import submit_registration
     from tracker.registration.validate import Attachment
     from tracker.store.db import get_engine
 
@@ -113,15 +131,11 @@ def register_command(
         if not path.is_file():
             fail(f"no such file: {path}", EXIT_REJECTED)
         files.append(Attachment(path.name, path.read_bytes()))
-    try:
+    with _answered():
         row = submit_registration(get_engine(), provider=provider, system=system, version=version, regime=regime,
                                   compute_flop=flop, compute_method=method, crossed_on=crossed, contact=contact,
                                   contest_text=contest_text, attachments=files, voluntary=voluntary,
                                   channel="cli", submitted_by=_actor())
-    except RegistrationRejected as exc:
-        _rejected(exc.problems)
-    except RegistrationConflict as exc:
-        fail(str(exc))
     if fmt is Format.json:
         typer.echo(json.dumps(_public(row), indent=2))
     else:
@@ -160,18 +174,10 @@ def decide_command(
 ) -> None:
     """A regulator's decision on a submitted or contested registration."""
     from tracker.registration.decide import decide
-    from tracker.registration.submit import RegistrationConflict, RegistrationNotFound, RegistrationRejected
     from tracker.store.db import get_engine, session_scope
 
-    try:
-        with session_scope(get_engine()) as session:
-            row = decide(session, registration_id, decision, reason, by)
-    except RegistrationRejected as exc:
-        _rejected(exc.problems)
-    except RegistrationNotFound as exc:
-        fail(str(exc), EXIT_REJECTED)
-    except RegistrationConflict as exc:
-        fail(str(exc))
+    with _answered(), session_scope(get_engine()) as session:
+        row = decide(session, registration_id, decision, reason, by)
     _print([row], fmt, "Decided")
 
 
@@ -183,18 +189,11 @@ def withdraw_command(
     fmt: Format = typer.Option(Format.table, "--format", help="json or table"),
 ) -> None:
     """The provider withdraws its registration (a registered one loses its certificate)."""
-    from tracker.registration.errors import RegistrationConflict, RegistrationNotFound, RegistrationRejected
     from tracker.registration.withdraw import withdraw_registration
     from tracker.store.db import get_engine
 
-    try:
+    with _answered():
         row = withdraw_registration(get_engine(), registration_id, provider=provider, actor=_actor(), reason=reason)
-    except RegistrationRejected as exc:
-        _rejected(exc.problems)
-    except RegistrationNotFound as exc:
-        fail(str(exc), EXIT_REJECTED)
-    except RegistrationConflict as exc:
-        fail(str(exc))
     _print([row], fmt, "Withdrawn")
 
 
