@@ -42,6 +42,8 @@ def shell() -> Any:
     links = [dcc.Link(label, href=path, className="nav-link") for label, path, roles in NAV if role in roles]
     account = html.Div([
         html.Span(f"{scope.actor} · {scope.role}", className="whoami", id="whoami"),
+        # A Flask page, not a Dash one: a full page load, so a plain link.
+        html.A("Password", href="/account/password", className="nav-link", id="change-password"),
         html.Form([dcc.Input(type="hidden", name="csrf_token", value=csrf_token(), id="logout-csrf"),
                    html.Button("Sign out", type="submit", className="button ghost", id="logout")],
                   method="POST", action="/logout", className="logout-form"),

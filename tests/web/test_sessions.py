@@ -191,3 +191,10 @@ def test_sessions_expire_after_the_configured_lifetime(engine: Engine, db_url: s
     [row] = rows_of(site, "reg")
     assert timedelta(hours=1.4) < row.expires_at - utcnow() <= timedelta(hours=1.5)
     cache.clear()
+
+
+def test_the_signed_in_shell_links_the_password_page_and_the_anonymous_one_does_not(site: Site) -> None:
+    # Dash writes "/" as \u002f in its JSON, so the link is found by its id and its escaped path.
+    link = '"href":"\\u002faccount\\u002fpassword"'
+    assert link in site.login("acme-user").get("/_dash-layout").text
+    assert link not in site.client().get("/_dash-layout").text
