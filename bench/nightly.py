@@ -4,7 +4,7 @@ flags, history, discrepancies and alerts in one transaction), timed once.
 
 Not one of the five contract benchmarks and not part of ``make bench`` (it has no baseline of its
 own: its parts are the `evaluate` and `store` benchmarks); it measures what they leave out, the
-writers around them, which at registry scale were the slow part (bench/README.md, session 4).
+writers around them, which at registry scale were the slow part (bench/README.md, results at commit 55c0828).
 The database is created and dropped here (PostgreSQL: ``tracker_bench_nightly``; SQLite: a file
 in the work directory).
 """
