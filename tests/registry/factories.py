@@ -1,14 +1,31 @@
-"""Rows for registry tests, written straight through the models (the filing layer has its own tests)."""
+"""Rows for registry tests, written straight through the models (the filing layer has its own tests), and
+the pure engine's inputs built from plain rows."""
 
 from __future__ import annotations
 
 from datetime import date
 from typing import Any
 
+import polars as pl
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from tracker.registry.inputs import CLUSTER_SCHEMA, FLAG_SCHEMA, RUN_SCHEMA, SYSTEM_SCHEMA, USAGE_SCHEMA, RegistryInputs
 from tracker.store.models import AISystem, Filing, Provider, TrainingRun
+
+
+def frame(rows: list[dict[str, object]], schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """``rows`` as a frame of ``schema``; columns a row leaves out are null."""
+    return pl.DataFrame([{c: row.get(c) for c in schema} for row in rows], schema=schema)
+
+
+def registry_inputs(systems: list[dict[str, object]], runs: list[dict[str, object]]) -> RegistryInputs:
+    """compute_registry's inputs for these systems and runs, with no usage, clusters or stored flags."""
+    return RegistryInputs(
+        systems=frame(systems, SYSTEM_SCHEMA), runs=frame(runs, RUN_SCHEMA),
+        usage=pl.DataFrame(schema=USAGE_SCHEMA), clusters=pl.DataFrame(schema=CLUSTER_SCHEMA),
+        previous_flags=pl.DataFrame(schema=FLAG_SCHEMA),
+    )
 
 
 def add_system_with_run(engine: Engine, *, provider: str, system: str, version: str = "",

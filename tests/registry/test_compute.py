@@ -7,33 +7,19 @@ from datetime import date
 
 import polars as pl
 
+from tests.registry.factories import registry_inputs
 from tracker.catalog.accelerators import load_catalog
 from tracker.regimes.load import load_regimes
 from tracker.registry.compute import compute_registry
-from tracker.registry.inputs import (
-    CLUSTER_SCHEMA,
-    FLAG_SCHEMA,
-    RUN_SCHEMA,
-    SYSTEM_SCHEMA,
-    USAGE_SCHEMA,
-    RegistryInputs,
-)
+from tracker.registry.inputs import RegistryInputs
 
 AS_OF = date(2026, 11, 27)
-
-
-def _frame(rows: list[dict[str, object]], schema: dict[str, pl.DataType]) -> pl.DataFrame:
-    return pl.DataFrame([{c: row.get(c) for c in schema} for row in rows], schema=schema)
 
 
 def _inputs(runs: list[dict[str, object]]) -> RegistryInputs:
     systems = [{"system_key": k, "provider_id": 1, "provider": "p", "name": f"m{k}", "version": "",
                 "is_downstream_modifier": False} for k in ("1", "2", "3")]
-    return RegistryInputs(
-        systems=_frame(systems, SYSTEM_SCHEMA), runs=_frame(runs, RUN_SCHEMA),
-        usage=pl.DataFrame(schema=USAGE_SCHEMA), clusters=pl.DataFrame(schema=CLUSTER_SCHEMA),
-        previous_flags=pl.DataFrame(schema=FLAG_SCHEMA),
-    )
+    return registry_inputs(systems, runs)
 
 
 def test_newest_run_is_the_greatest_row_id_not_the_greatest_text() -> None:

@@ -8,34 +8,20 @@ from datetime import date
 import polars as pl
 import pytest
 
+from tests.registry.factories import frame, registry_inputs
 from tracker.catalog.accelerators import load_catalog
 from tracker.estimate.lineage import lineage_cycles
 from tracker.regimes.load import load_regimes
 from tracker.registry.compute import compute_registry
-from tracker.registry.inputs import (
-    CLUSTER_SCHEMA,
-    FLAG_SCHEMA,
-    RUN_SCHEMA,
-    SYSTEM_SCHEMA,
-    USAGE_SCHEMA,
-    RegistryInputs,
-)
+from tracker.registry.inputs import CLUSTER_SCHEMA, USAGE_SCHEMA, RegistryInputs
 
 AS_OF = date(2026, 11, 27)
-
-
-def _frame(rows: list[dict[str, object]], schema: dict[str, pl.DataType]) -> pl.DataFrame:
-    return pl.DataFrame([{c: row.get(c) for c in schema} for row in rows], schema=schema)
 
 
 def _inputs(systems: list[tuple[str, int, str, str | None]], runs: list[dict[str, object]]) -> RegistryInputs:
     rows = [{"system_key": k, "provider_id": p, "provider": f"p{p}", "name": n, "version": "",
              "base_system_key": b, "is_downstream_modifier": False} for k, p, n, b in systems]
-    return RegistryInputs(
-        systems=_frame(rows, SYSTEM_SCHEMA), runs=_frame(runs, RUN_SCHEMA),
-        usage=pl.DataFrame(schema=USAGE_SCHEMA), clusters=pl.DataFrame(schema=CLUSTER_SCHEMA),
-        previous_flags=pl.DataFrame(schema=FLAG_SCHEMA),
-    )
+    return registry_inputs(rows, runs)
 
 
 def _run(key: str, flop: float) -> dict[str, object]:
@@ -117,8 +103,8 @@ def test_records_at_every_extreme_are_evaluated_without_stopping_the_others() ->
          "output_tokens": float("inf")},
         {"system_key": "2", "period_start": date(9999, 12, 31), "period_end": date(1, 1, 1), "output_tokens": 1e12,
          "accelerator": "bogus", "accelerator_hours": 1e300}], schema_overrides=USAGE_SCHEMA)
-    inputs = RegistryInputs(systems=inputs.systems, runs=inputs.runs, usage=_frame(usage.to_dicts(), USAGE_SCHEMA),
-                            clusters=_frame([{"cluster_key": "cluster:9", "provider": "p1", "provider_id": 1,
+    inputs = RegistryInputs(systems=inputs.systems, runs=inputs.runs, usage=frame(usage.to_dicts(), USAGE_SCHEMA),
+                            clusters=frame([{"cluster_key": "cluster:9", "provider": "p1", "provider_id": 1,
                                               "accelerator": "bogus", "accelerator_count": 1e300}], CLUSTER_SCHEMA),
                             previous_flags=inputs.previous_flags)
     for as_of in (AS_OF, date(9999, 12, 31)):
