@@ -13,12 +13,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from tests.store.test_audit import TEST_KEY, _append, _rows, _verify, isolated_audit_settings
-from tracker.auth.tokens import UNUSABLE_PASSWORD
 from tracker.config import get_settings
 from tracker.filing.receipts import Receipt, Rejection
 from tracker.filing.service import file_disclosure
 from tracker.store import audit, checkpoints
-from tracker.store.audit_coverage import SERVICE_ACCOUNT_PASSWORD
 from tracker.store.audit_key import load_audit_key
 from tracker.store.types import utcnow
 
@@ -230,7 +228,6 @@ def test_coverage_names_each_row_without_its_audit_entry(engine: Engine, audit_e
     with Session(engine) as session:
         result = audit.verify(session, coverage=True)
         assert audit.verify(session).ok  # the chain itself is intact: only coverage sees these
-    assert SERVICE_ACCOUNT_PASSWORD == UNUSABLE_PASSWORD  # service accounts are recognised as tokens.py makes them
     assert result.problems == (
         "filing CTT-2026-999999 (rejected) has no audit entry filing.rejected",
         f"api_token {token_id} has no audit entry token.created",

@@ -10,25 +10,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify
-from sqlalchemy.engine import Engine
+from flask import Blueprint, Response, jsonify
 from sqlmodel import Session
 
+from tracker.api.routes import _engine
 from tracker.registration import certificate_format as fmt
 from tracker.registration.certificates import current_certificate, document_of, is_registration_number, revocation_list
 from tracker.registration.keys import list_keys
-from tracker.store.db import get_engine
 
 certificates_blueprint = Blueprint("certificates", __name__, url_prefix="/api/v1/certificates")
-ENGINE_KEY = "tracker_engine"  # the same extension key as tracker.api.routes
 # Status can change (revocation), so caches hold answers briefly; keys change only on rotation.
 _CACHE_SHORT = "public, max-age=60"
 _CACHE_KEYS = "public, max-age=300"
-
-
-def _engine() -> Engine:
-    engine = current_app.extensions.get(ENGINE_KEY)
-    return engine if isinstance(engine, Engine) else get_engine()
 
 
 def _json(body: dict[str, Any], status: int, cache: str) -> tuple[Response, int]:

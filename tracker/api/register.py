@@ -10,17 +10,15 @@ caller cannot make the server build an unbounded answer.
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
 from typing import Any
 from urllib.parse import quote
 
-from flask import Blueprint, Response, current_app, jsonify, request
-from sqlalchemy.engine import Engine
+from flask import Blueprint, Response, jsonify, request
 from sqlmodel import Session
 
-from tracker.api.routes import ENGINE_KEY
+from tracker.api.registrations import _iso
+from tracker.api.routes import _engine
 from tracker.export import to_csv
-from tracker.store.db import get_engine
 from tracker.store.queries.registrations import public_register
 
 register_blueprint = Blueprint("public_register", __name__, url_prefix="/api/v1")
@@ -95,17 +93,6 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int:
     if not low <= value <= high:
         raise QueryError(f"query parameter {name!r}: {value} is out of range; expected {low} to {high}")
     return value
-
-
-def _iso(value: Any) -> str:
-    if isinstance(value, date | datetime):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
-def _engine() -> Engine:
-    engine = current_app.extensions.get(ENGINE_KEY)
-    return engine if isinstance(engine, Engine) else get_engine()
 
 
 def _answer(fmt: str) -> tuple[Response, int]:

@@ -25,6 +25,7 @@ from tracker.filing.receipts import Receipt, outcome_of
 from tracker.filing.service import file_disclosure
 from tracker.store.db import get_engine
 from tracker.store.models import Filing, Provider
+from tracker.web.api_errors import error_body
 
 api_blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
 ENGINE_KEY = "tracker_engine"
@@ -60,7 +61,7 @@ def _max_bytes() -> int:
 
 
 def _error(status: int, message: str, **extra: Any) -> tuple[Response, int]:
-    body = {"errors": [{"row": None, "column": None, "message": message}], **extra}
+    body = {**error_body(message), **extra}
     response = jsonify(body)
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="tracker"'

@@ -162,8 +162,7 @@ def file_disclosure(
             raise FilingError(f"unknown provider {provider_slug!r}")
         original = _duplicate(reader, provider, sha256)
         if original is not None:
-            return outcome_of(original, provider_slug, duplicate=True, session=reader,
-                              audit_head=audit.entry_for(reader, "filing", original.accession))
+            return outcome_of(original, provider_slug, duplicate=True, session=reader)
     attempt = attempt or _Attempt.of(lambda: _parse(content, name, kind, catalog))
     parsed, problems = attempt.outcome()
     # Only a known kind's name is stored: the field is the filer's, and may hold anything (NUL).
@@ -218,8 +217,7 @@ def _store_accepted(target: Engine | Session, parsed: Parsed, *, provider_slug: 
         provider = _ensure_provider(session, provider_slug)
         original = _duplicate(session, provider, sha256)  # again, under the lock: a racing twin
         if original is not None:
-            return outcome_of(original, provider_slug, duplicate=True, session=session,
-                              audit_head=audit.entry_for(session, "filing", original.accession))
+            return outcome_of(original, provider_slug, duplicate=True, session=session)
         bases: dict[str, BaseRef] = {}
         if parsed.kind is TRAINING_RUNS:
             bases, problems = resolve_bases(session, provider.id, parsed.records)

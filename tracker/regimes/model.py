@@ -340,7 +340,7 @@ class Regime(BaseModel):
         if self.effective_metric in HELD_METRICS:
             return None
         if self.metric == "qualitative":
-            if "regulator_threshold" in self.model_fields_set:
+            if self.regulator_settable:
                 return ("no number published; the regulator sets it (dashboard: Regime thresholds, or "
                         "`tracker regimes set-threshold`)")
             return "qualitative test with no number; the tracker does not assess it"

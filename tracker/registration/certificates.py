@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
@@ -26,6 +26,7 @@ from sqlmodel import Session, col, select
 from tracker.config import Settings, get_settings
 from tracker.registration import certificate_format as fmt
 from tracker.registration.keys import LoadedKey, SigningKeyError, load_signing_key, publish, published_keys
+from tracker.registry.inputs import chunked
 from tracker.store import audit
 from tracker.store.models import (
     AISystem,
@@ -209,11 +210,6 @@ def revoke_certificates(session: Session, registration_id: int, reason: str, act
     return revoked
 
 
-def _chunks(values: Sequence[int]) -> Iterable[Sequence[int]]:
-    for start in range(0, len(values), IN_CHUNK):
-        yield values[start:start + IN_CHUNK]
-
-
 def supersede_on_amendment(session: Session, system_ids: Iterable[int], actor: str,
                            settings: Settings | None = None) -> list[Certificate]:
     """After an accepted filing changed these systems' training runs: every valid certificate of
@@ -229,7 +225,7 @@ def supersede_on_amendment(session: Session, system_ids: Iterable[int], actor: s
     if not touched:
         return []
     found: list[tuple[Certificate, Registration]] = []
-    for part in _chunks(touched):
+    for part in chunked(touched, IN_CHUNK):
         found += [(c, r) for c, r in session.exec(
             select(Certificate, Registration).join(Registration, col(Registration.id) == Certificate.registration_id)
             .where(Certificate.status == VALID, col(Registration.system_id).in_(part))

@@ -17,9 +17,9 @@ from collections.abc import Iterator
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from tracker.auth.tokens import UNUSABLE_PASSWORD
 from tracker.store.models import AuditEvent
 
-SERVICE_ACCOUNT_PASSWORD = "!"  # noqa: S105 - tracker.auth.tokens.UNUSABLE_PASSWORD: no login is possible
 _ENTITIES = frozenset({"filing", "api_token", "user", "registration", "certificate"})
 
 
@@ -83,7 +83,7 @@ def _users(session: Session, seen: CoverageCollector) -> Iterator[str]:
         tokens.setdefault(user_id, []).append(token_id)
     for user_id, username, password_hash, disabled in _rows(
             session, "SELECT id, username, password_hash, disabled FROM app_user ORDER BY id"):
-        service = password_hash == SERVICE_ACCOUNT_PASSWORD and any(
+        service = password_hash == UNUSABLE_PASSWORD and any(
             seen.has("api_token", t, "token.created") for t in tokens.get(user_id, []))
         if not (service or seen.has("user", user_id, "user.create")):
             yield f"app_user {user_id} ({username}) has no audit entry user.create"

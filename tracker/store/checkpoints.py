@@ -88,7 +88,7 @@ def write(session: Session, key: AuditKey, *, reason: str, head_id: int, head_ha
     """Record the head ``head_id``/``head_hash`` inside the caller's transaction, which must hold
     the chain lock (``tracker.store.audit``), so that no entry lands between the count and the
     insert. The file copy is written only if the transaction commits."""
-    prev = session.exec(select(AuditCheckpoint).order_by(col(AuditCheckpoint.id).desc()).limit(1)).first()
+    prev = latest(session)
     count_query = select(sa.func.count()).select_from(AuditEvent).where(col(AuditEvent.id) <= head_id)
     if prev is not None and prev.last_event_id <= head_id:
         # Counting only what came after the previous checkpoint keeps a checkpoint cheap on a long log.
@@ -96,7 +96,7 @@ def write(session: Session, key: AuditKey, *, reason: str, head_id: int, head_ha
         count = prev.event_count + int(since)
     else:
         count = int(session.exec(count_query).one())
-    chain = prev.chain if prev is not None else _first_hash(session) or head_hash
+    chain = prev.chain if prev is not None else chain_id(session) or head_hash
     at = _iso(utcnow())
     prev_mac = prev.mac if prev is not None else GENESIS_MAC
     mac = checkpoint_mac(key.secret, at=at, last_event_id=head_id, last_hash=head_hash, event_count=count,
@@ -111,13 +111,9 @@ def write(session: Session, key: AuditKey, *, reason: str, head_id: int, head_ha
     return checkpoint
 
 
-def _first_hash(session: Session) -> str | None:
-    return session.exec(select(AuditEvent.hash).order_by(col(AuditEvent.id)).limit(1)).first()
-
-
 def chain_id(session: Session) -> str | None:
     """This database's chain: the hash of its first entry (None while the log is empty)."""
-    return _first_hash(session)
+    return session.exec(select(AuditEvent.hash).order_by(col(AuditEvent.id)).limit(1)).first()
 
 
 def _append_after_commit(session: Session, path: Path, line: str) -> None:

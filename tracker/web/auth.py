@@ -296,20 +296,10 @@ def password_submit() -> Any:
     return _password_page(done=True)
 
 
-def _signed_in() -> bool:
-    if current_user_id() is None:
-        return False
-    try:
-        current_scope()  # also checks the account still exists and is enabled
-    except Unauthorized:
-        return False
-    return True
-
-
 def _require_login() -> Any:
     path = flask.request.path
     # The public register's page and callbacks are the only dashboard requests served anonymously.
-    if path.startswith(PUBLIC_PREFIXES) or _signed_in() or is_public_request(flask.request):
+    if path.startswith(PUBLIC_PREFIXES) or _live_session() is not None or is_public_request(flask.request):
         return None
     if path.startswith(DASH_JSON_PREFIXES):
         return flask.jsonify({"error": "sign in first"}), 401

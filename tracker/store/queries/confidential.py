@@ -19,7 +19,7 @@ Regulators and admins see everything unmasked.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
@@ -143,5 +143,3 @@ def without_masked_alerts(session: Session, query: Any, masked: frozenset[int]) 
                               sa.and_(A.regime_id.is_not(None), A.regime_id.not_in(hidden))))
 
 
-def mask_rows(rows: Sequence[Row], masked: frozenset[int], key: str = "id") -> list[Row]:
-    return [mask_flag(r) if r.get(key) in masked else r for r in rows]

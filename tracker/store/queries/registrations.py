@@ -120,10 +120,6 @@ def _certificate_status(session: Session, registration_id: int) -> str | None:
                            .order_by(c.id.desc()).limit(1)).scalar_one_or_none()
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def public_register(session: Session, search: str | None = None, limit: int = 1000, offset: int = 0) -> list[Row]:
     """Registered systems with their public fields only (docs/registration.md lists them),
     newest registration number first; ``search`` matches system, provider or number."""
@@ -144,11 +140,8 @@ def public_register(session: Session, search: str | None = None, limit: int = 10
              .where(r.state == "registered", r.registration_number.is_not(None)))
     text = (search or "").strip()[:SEARCH_MAX_CHARS].lower()
     if text:
-        pattern = f"%{_escape_like(text)}%"
-        query = query.where(sa.or_(sa.func.lower(s.name).like(pattern, escape="\\"),
-                                   sa.func.lower(p.name).like(pattern, escape="\\"),
-                                   sa.func.lower(p.slug).like(pattern, escape="\\"),
-                                   sa.func.lower(r.registration_number).like(pattern, escape="\\")))
+        query = query.where(sa.or_(*(sa.func.lower(column).contains(text, autoescape=True)
+                                     for column in (s.name, p.name, p.slug, r.registration_number))))
     query = (query.order_by(r.registration_number.desc()).offset(max(offset, 0))
              .limit(max(0, min(limit, 1000))))
     return [dict(row._mapping) for row in session.execute(query)]
