@@ -3,9 +3,10 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+PORT ?= 8050
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install demo test lint typecheck pytest bench bench-quick bench-accuracy clean
+.PHONY: install demo test lint typecheck pytest bench bench-quick bench-accuracy screenshots clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +18,9 @@ $(STAMP): pyproject.toml | $(PY)
 
 install: $(STAMP)
 
+# `make demo PORT=8123` serves on another port; `make demo ARGS=-v` shows every log line.
 demo: $(STAMP)
-	$(VENV)/bin/tracker demo
+	$(VENV)/bin/tracker demo --port $(PORT) $(ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check tracker dashboards tests bench migrations/env.py
@@ -39,6 +41,10 @@ bench-quick: $(STAMP)
 
 bench-accuracy: $(STAMP)
 	$(PY) bench/accuracy.py
+
+# PNGs of every page at 1,400 and 1,024 px into docs/screenshots/ (Playwright, /usr/bin/chromium).
+screenshots: $(STAMP)
+	$(PY) -m tests.dashboard.screenshots
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache data/runtime data/*.db data/*.db-*

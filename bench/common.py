@@ -147,6 +147,9 @@ class Sample:
     peak_rss_mb: float
     rss_added_mb: float
     extra: dict[str, Any] = field(default_factory=dict)
+    # CPU seconds of the process (every thread) during the work: on a machine shared with other
+    # users, wall time includes waiting for a core and this does not.
+    cpu_seconds: float | None = None
 
 
 def child_main(spec_json: str) -> None:
@@ -162,9 +165,10 @@ def child_main(spec_json: str) -> None:
     before = rss_mb()
     exact = reset_peak_rss()
     sampler = None if exact else PeakSampler().__enter__()
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     extra = work(state) or {}
     seconds = time.perf_counter() - started
+    cpu_seconds = time.process_time() - cpu_started
     if sampler is not None:
         sampler.__exit__()
         peak = sampler.peak
@@ -174,7 +178,7 @@ def child_main(spec_json: str) -> None:
     if teardown is not None:
         teardown(state)
     result = {"seconds": seconds, "peak_rss_mb": round(peak, 1), "rss_added_mb": round(max(peak - before, 0.0), 1),
-              "extra": extra}
+              "cpu_seconds": round(cpu_seconds, 3), "extra": extra}
     print(_RESULT_MARK + json.dumps(result, default=str), flush=True)
 
 
@@ -188,7 +192,7 @@ def measure(module: str, variant: str, ctx: dict[str, Any], env: dict[str, str] 
     if proc.returncode != 0 or not lines:
         raise RuntimeError(f"{module}:{variant} failed (exit {proc.returncode}):\n{proc.stderr[-4000:]}")
     data = json.loads(lines[-1][len(_RESULT_MARK):])
-    return Sample(data["seconds"], data["peak_rss_mb"], data["rss_added_mb"], data["extra"])
+    return Sample(data["seconds"], data["peak_rss_mb"], data["rss_added_mb"], data["extra"], data.get("cpu_seconds"))
 
 
 # --- statistics and results ----------------------------------------------------------------
@@ -227,6 +231,12 @@ def compare_runs(module: str, ctx: dict[str, Any], repetitions: int, *, size: in
             (ours if variant == variants[0] else base).append(sample)
             log(f"  x{scale} rep {rep + 1}/{repetitions} {variant:16s} {sample.seconds:8.3f} s  "
                 f"peak {sample.peak_rss_mb:7.0f} MB")
+    return summarise(ours, base, size=size, scale=scale)
+
+
+def summarise(ours: list[Sample], base: list[Sample], *, size: int, scale: int) -> dict[str, Any]:
+    """Ours and the baseline's samples at one size as a §5 run (medians, peaks, every sample)."""
+    repetitions = len(ours)
     ours_s, base_s = median(s.seconds for s in ours), median(s.seconds for s in base)
     return {
         "size": size,
@@ -243,6 +253,9 @@ def compare_runs(module: str, ctx: dict[str, Any], repetitions: int, *, size: in
         "baseline_seconds_all": [round(s.seconds, 4) for s in base],
         "details": ours[-1].extra,
         "baseline_details": base[-1].extra,
+        **({"cpu_seconds_median": round(median(s.cpu_seconds or 0.0 for s in ours), 3),
+            "baseline_cpu_seconds_median": round(median(s.cpu_seconds or 0.0 for s in base), 3)}
+           if all(s.cpu_seconds is not None for s in [*ours, *base]) else {}),
     }
 
 

@@ -19,8 +19,10 @@ Randomness is a hash of the row index (``_u``): numpy is not a dependency, and p
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
@@ -32,6 +34,9 @@ from tracker.registry.inputs import (
     USAGE_SCHEMA,
     RegistryInputs,
 )
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 AS_OF = date(2026, 11, 27)
 SEED = 20261127
@@ -58,7 +63,7 @@ def _log_uniform(stream: int, low: float, high: float, seed: int = SEED) -> pl.E
     return (pl.lit(low).log() + _u(stream, seed) * (pl.lit(high).log() - pl.lit(low).log())).exp()
 
 
-def _choice(stream: int, values: tuple[object, ...] | list[object], weights: tuple[float, ...],
+def _choice(stream: int, values: Sequence[object], weights: tuple[float, ...],
             seed: int = SEED, dtype: pl.DataType | None = None) -> pl.Expr:
     u = _u(stream, seed)
     out = pl.lit(values[-1], dtype=dtype)
@@ -436,7 +441,7 @@ def populate_registry(url: str, n_systems: int, as_of: date, *, evaluate: str = 
     return summary
 
 
-def _evaluate_with_writers(engine: object, as_of: date) -> dict[str, object]:
+def _evaluate_with_writers(engine: Engine, as_of: date) -> dict[str, object]:
     import json
 
     from sqlmodel import Session
@@ -451,10 +456,10 @@ def _evaluate_with_writers(engine: object, as_of: date) -> dict[str, object]:
     from tracker.store.models import Alert
 
     regimes = default_regimes()
-    with Session(engine) as session:  # type: ignore[call-overload]
+    with Session(engine) as session:
         inputs = load_inputs(session)
     result = compute_registry(inputs, load_catalog(), regimes, as_of)
-    with Session(engine) as session:  # type: ignore[call-overload]
+    with Session(engine) as session:
         sync_regimes(session, regimes, "bench")
         estimates = _write_estimates(session, result)
         flags = _write_flags(session, result)

@@ -20,7 +20,9 @@ BENCHMARKS: dict[str, str] = {
     "store": "bench.store",
     "ingest-usage": "bench.ingest_usage",
     "alert-latency": "bench.alert_latency",
+    "alert-latency-api": "bench.alert_latency_api",
     "dashboard": "bench.dashboard",
+    "nightly": "bench.nightly",
 }
 
 

@@ -156,6 +156,7 @@ def _copy_csv(state: dict[str, Any]) -> dict[str, Any]:
 
 def _sqlite_executemany(state: dict[str, Any]) -> dict[str, Any]:
     path = sa.engine.make_url(state["ctx"]["urls"]["sqlite"]).database
+    assert path is not None  # a file URL, made by prepare
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")

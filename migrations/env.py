@@ -10,6 +10,7 @@ from sqlmodel import SQLModel
 import tracker.store.models  # noqa: F401  (registers every table on the metadata)
 from tracker.config import get_settings
 from tracker.store.db import make_engine
+from tracker.store.partitions import is_partition_table
 
 config = context.config
 target_metadata = SQLModel.metadata
@@ -21,6 +22,8 @@ EXTERNAL_TABLES = {"apscheduler_jobs"}
 def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
     if type_ == "table" and name in EXTERNAL_TABLES:
         return False
+    if type_ == "table" and reflected and compare_to is None and is_partition_table(name or ""):
+        return False  # month partitions and archives of the history tables (tracker.store.partitions)
     return True
 
 

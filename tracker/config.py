@@ -68,6 +68,26 @@ class Settings(BaseSettings):
     alert_log_dir: Path = Field(RUNTIME_DIR / "alert-logs", description="the only folder log: sinks may write in")
     trusted_proxy_count: int = Field(0, ge=0, le=5,
                                      description="reverse proxies in front whose X-Forwarded-* headers are trusted")
+    # The filing work queue (tracker.worker, docs/scheduler.md).
+    spool_dir: Path = Field(RUNTIME_DIR / "spool", description="queued uploads, until a worker files them")
+    # The size above which an upload needs a parse slot (tracker.filing.admission.LIGHT_BYTES).
+    queue_upload_above_bytes: int = Field(256 * 1024, ge=0,
+                                          description="API and portal uploads above this go to the work queue (202)")
+    worker_lease_seconds: float = Field(60.0, gt=0, description="a job whose worker is silent this long is retried")
+    worker_poll_seconds: float = Field(1.0, gt=0, description="how often an idle worker looks for jobs (SQLite)")
+    worker_max_attempts: int = Field(5, ge=1, description="attempts before a job that keeps failing is given up")
+    evaluation_expected_within_s: int = Field(10, ge=1,
+                                              description="what receipts promise: estimates within this many s")
+    worker_test_pause_s: float = Field(0.0, ge=0,
+                                       description="tests only: pause inside each filing job (environment=test)")
+    served_address_path: Path = Field(RUNTIME_DIR / "served-address.json",
+                                      description="where the server records its address for alert links "
+                                                  "when base_url is not set (tracker.alerts.links)")
+    # PostgreSQL read replica and history partitions (docs/deployment.md, tracker.store.partitions).
+    database_replica_url: str | None = Field(None, description="read-only replica for dashboard and register "
+                                                               "reads (PostgreSQL streaming standby); unset: primary")
+    history_retention_months: int | None = Field(None, ge=1, description="months of flag and usage history kept "
+                                                 "in the hot tables; older ones move to *_archive (unset: all)")
 
     @field_validator("database_url")
     @classmethod

@@ -2,7 +2,9 @@
 
 Migrates the database, files the sample disclosures in ``data/samples/`` through the same
 filing service as every channel, creates demo accounts, evaluates every regime, then runs the
-scheduler as its own process beside the production web server until interrupted.
+scheduler as its own process beside the production web server until interrupted. That scheduler
+also runs a worker thread (``tracker.worker``): portal and API filings made in the demo are
+evaluated, and large uploads filed, without a ``tracker worker`` beside it.
 """
 
 from __future__ import annotations
@@ -169,16 +171,44 @@ def prepare(engine: Engine, settings: Settings, as_of: date) -> DemoState:
                      registrations=demo_registrations(engine, settings))
 
 
-def run(engine: Engine, settings: Settings, host: str, port: int, as_of: date) -> None:
+def configure_logging(verbose: bool) -> None:
+    """The demo's terminal shows what a first look needs: warnings and errors, unless ``verbose``.
+
+    Waitress warns "Task queue depth is N" whenever a page's callbacks arrive together: normal for
+    a dashboard on a small machine, so that warning too is shown only when asked for."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s", force=True)
+    logging.getLogger("waitress.queue").setLevel(logging.WARNING if verbose else logging.ERROR)
+
+
+def banner(host: str, port: int, accounts: list[tuple[str, str, str]]) -> str:
+    """Where the demo is and how to sign in, as the last thing printed before serving."""
+    providers = {username: slug for username, _, slug, _ in DEMO_ACCOUNTS}
+    width = max(len(f"{u} / {p}") for u, _, p in accounts) if accounts else 0
+    lines = [f"  Dashboard:  http://{host}:{port}/", "  Sign in as:"]
+    lines += [f"    {f'{u} / {p}':<{width}}   {r}" + (f" ({providers[u]})" if providers.get(u) else "")
+              for u, r, p in accounts]
+    lines.append("  Stop with Ctrl-C.")
+    rule = "-" * max(len(line) for line in lines)
+    return "\n".join([rule, *lines, rule])
+
+
+def run(engine: Engine, settings: Settings, host: str, port: int, as_of: date, *, verbose: bool = False) -> None:
+    from tracker.alerts.links import record_served_address
     from tracker.web.server import serve
 
+    print(f"Preparing the demo for http://{host}:{port}/ ...", flush=True)
+    record_served_address(settings, host, port)  # before filing: the alerts it raises link to this port
     state = prepare(engine, settings, as_of)
-    print("Demo data filed:", *state.filed, sep="\n  ")
+    if verbose:
+        print("Demo data filed:", *state.filed, sep="\n  ")
+        print("Registrations:", *state.registrations, sep="\n  ")
+    else:
+        print(f"Filed {len(state.filed)} demo disclosures; {len(state.registrations)} registrations.")
     print(state.summary)
-    print("Registrations:", *state.registrations, sep="\n  ")
-    print(f"\nDashboard: http://{host}:{port}   (stop with Ctrl-C)")
-    print("Accounts:", *(f"{u} / {p}   ({r})" for u, r, p in state.accounts), sep="\n  ")
-    scheduler = subprocess.Popen([sys.executable, "-m", "tracker", "scheduler"])
+    print(banner(host, port, state.accounts), flush=True)
+    command = [sys.executable, "-m", "tracker", "scheduler", "--log-level", "INFO" if verbose else "WARNING"]
+    scheduler = subprocess.Popen(command)
     try:
         serve(host, port, settings)
     finally:

@@ -1,61 +1,162 @@
-"""How compute is written for people: one formatter, used by every view and export.
+"""How figures and dates are written for people: one set of formatters for every page and CLI table.
 
-``3.8e25`` becomes ``3.8 × 10^25 FLOP``: scientific notation with a multiplication sign reads the
-same in a table, a tooltip and a CSV, and never looks like a spreadsheet formula.
+Compute reads ``3.8 × 10²⁵ FLOP``: scientific notation with a multiplication sign and a superscript
+exponent, never ``3.8e25`` or ``3.80e+25`` (which read as code, and as a formula in a spreadsheet).
+Plain numbers take thousands separators (``1,000,000``); instants read ``2026-12-04 04:05 UTC`` and
+days ``2026-12-04``. Machine outputs (JSON, CSV, XLSX, the API) keep numbers as numbers and dates
+as ISO 8601: these functions are for text a person reads, and nothing parses their output.
 """
 
 from __future__ import annotations
 
 import math
+from datetime import UTC, date, datetime
 
 UNKNOWN = "—"
+_SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+# Counts below this are written out in full (405,000,000,000 parameters); from here on the digits
+# stop helping and scientific notation reads faster (1.56 × 10¹³ tokens).
+_PLAIN_LIMIT = 1e12
 
 
-def format_flop(value: float | None, *, digits: int = 2, unit: str = "FLOP") -> str:
-    """``value`` with ``digits`` significant figures, e.g. ``3.8 × 10^25 FLOP``; ``—`` when unknown."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+def superscript(exponent: int) -> str:
+    """``25`` as ``²⁵``, ``-3`` as ``⁻³``."""
+    return str(exponent).translate(_SUPERSCRIPT)
+
+
+def _missing(value: float | None) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _with_unit(text: str, unit: str) -> str:
+    return f"{text} {unit}" if unit else text
+
+
+def _infinite(value: float) -> str:
+    return "-∞" if value < 0 else "∞"
+
+
+def format_scientific(value: float | None, *, digits: int = 2) -> str:
+    """``value`` as ``3.8 × 10²⁵`` with ``digits`` significant figures; ``—`` when unknown."""
+    if _missing(value):
         return UNKNOWN
+    assert value is not None
     if math.isinf(value):
-        return f"{'-' if value < 0 else ''}∞ {unit}"
+        return _infinite(value)
     if value == 0:
-        return f"0 {unit}"
+        return "0"
     sign = "-" if value < 0 else ""
-    magnitude = abs(value)
-    exponent = math.floor(math.log10(magnitude))
-    mantissa = round(magnitude / 10**exponent, digits - 1)
+    exponent = math.floor(math.log10(abs(value)))
+    mantissa = round(abs(value) / 10**exponent, max(digits - 1, 0))
     if mantissa >= 10:  # 9.96 rounds up to 10.0: carry into the exponent
         mantissa /= 10
         exponent += 1
-    text = f"{mantissa:.{max(digits - 1, 0)}f}"
-    if exponent < 3:  # small numbers read better plainly (512 FLOP, not 5.1 × 10^2)
-        return f"{sign}{magnitude:.{max(digits, 3)}g} {unit}"
-    return f"{sign}{text} × 10^{exponent} {unit}"
+    return f"{sign}{mantissa:.{max(digits - 1, 0)}f} × 10{superscript(exponent)}"
+
+
+def format_number(value: float | None, *, digits: int = 3) -> str:
+    """A count, ratio or amount for reading: ``1,000,000``, ``0.25``, ``1.56 × 10¹³``; ``—`` when unknown.
+
+    Whole numbers up to a trillion are written in full with thousands separators; smaller
+    fractions keep ``digits`` significant figures; very large and very small values go scientific."""
+    if _missing(value):
+        return UNKNOWN
+    assert value is not None
+    if math.isinf(value):
+        return _infinite(value)
+    magnitude = abs(value)
+    if magnitude >= _PLAIN_LIMIT or (0 < magnitude < 10 ** -(digits)):
+        return format_scientific(value, digits=digits)
+    if magnitude >= 1000 or float(value).is_integer():
+        return f"{value:,.0f}"
+    # Significant figures without exponent notation: 0.0123, 1.5, 12.3, 123
+    decimals = max(digits - 1 - math.floor(math.log10(magnitude)), 0)
+    return f"{value:,.{decimals}f}".rstrip("0").rstrip(".") if decimals else f"{value:,.0f}"
+
+
+def format_flop(value: float | None, *, digits: int = 2, unit: str = "FLOP") -> str:
+    """Compute with ``digits`` significant figures, e.g. ``3.8 × 10²⁵ FLOP``; ``—`` when unknown.
+
+    Below a thousand the number is written plainly (``512 FLOP``, not ``5.1 × 10²``)."""
+    if _missing(value):
+        return UNKNOWN
+    assert value is not None
+    if math.isinf(value) or value == 0:
+        return _with_unit(format_scientific(value), unit)
+    if 1e-3 <= abs(value) < 1000:
+        return _with_unit(format_number(value, digits=max(digits, 3)), unit)
+    return _with_unit(format_scientific(value, digits=digits), unit)
 
 
 def format_interval(low: float | None, high: float | None, *, unit: str = "FLOP") -> str:
-    """``2.9 × 10^25 – 4.9 × 10^25 FLOP`` (a 90% interval); ``—`` when a bound is unknown."""
-    if low is None or high is None:
+    """``2.9 × 10²⁵ – 4.9 × 10²⁵ FLOP`` (a 90% interval); ``—`` when a bound is unknown."""
+    if _missing(low) or _missing(high):
         return UNKNOWN
-    return f"{format_flop(low, unit='').strip()} – {format_flop(high, unit=unit)}"
+    return f"{format_flop(low, unit='')} – {format_flop(high, unit=unit)}"
+
+
+def _as_utc(value: datetime) -> datetime:
+    # The store keeps instants in UTC; a naive value from SQLite is UTC without the label.
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _parsed(value: str) -> date | datetime | None:
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            return date.fromisoformat(text)
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def format_datetime(value: datetime | date | str | None) -> str:
+    """An instant as ``2026-12-04 04:05 UTC`` (a day alone as ``2026-12-04``); ``—`` when unknown.
+
+    ISO 8601 text (as JSON carries it) is read first; text that is not a date is shown as given."""
+    if value is None or value == "":
+        return UNKNOWN
+    if isinstance(value, str):
+        parsed = _parsed(value)
+        if parsed is None:
+            return value
+        value = parsed
+    if isinstance(value, datetime):
+        return _as_utc(value).strftime("%Y-%m-%d %H:%M UTC")
+    return value.isoformat()
+
+
+def format_date(value: datetime | date | str | None) -> str:
+    """A day as ``2026-12-04`` (an instant's UTC day); ``—`` when unknown."""
+    if value is None or value == "":
+        return UNKNOWN
+    if isinstance(value, str):
+        parsed = _parsed(value)
+        if parsed is None:
+            return value
+        value = parsed
+    if isinstance(value, datetime):
+        return _as_utc(value).date().isoformat()
+    return value.isoformat()
 
 
 # Units of the regime metrics that are not FLOP counts (see data/regimes.yaml's header).
-_METRIC_UNITS = {
-    "cluster_peak_ops_per_s": "OP/s",
-    "cost_usd_training": "USD",
-    "revenue_usd_annual": "USD",
-}
+_METRIC_UNITS = {"cluster_peak_ops_per_s": "OP/s"}
+_AMOUNT_METRICS = {"cost_usd_training": "USD", "revenue_usd_annual": "USD"}
 _COUNT_METRICS = ("registered_business_users", "users_registered", "users_mau")
 
 
 def format_metric(value: float | None, metric: str | None) -> str:
     """A regime's value or threshold in the metric's own unit (FLOP, OP/s, USD, users or a ratio)."""
-    if value is None:
+    if _missing(value):
         return UNKNOWN
+    assert value is not None
     if metric == "modification_flop_ratio":
-        return f"{value:.2f} of the original's compute"
+        return f"{format_number(value)} of the original's compute"
     if metric == "relative_to_largest_run":
-        return f"{value:g} × the largest run"
+        return f"{format_number(value)} × the largest run"
     if metric in _COUNT_METRICS:
-        return f"{value:,.0f} users"
+        return f"{format_number(value)} users"
+    if metric in _AMOUNT_METRICS:
+        return f"{format_number(value)} {_AMOUNT_METRICS[metric]}"
     return format_flop(value, unit=_METRIC_UNITS.get(metric or "", "FLOP"))

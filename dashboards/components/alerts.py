@@ -7,7 +7,7 @@ from typing import Any
 from dash import html
 from sqlmodel import Session
 
-from dashboards.components.formatting import empty_state, link, status_badge, table, when
+from dashboards.components.formatting import day, empty_state, link, status_badge, table, when
 from tracker.auth.scope import Scope
 from tracker.store import queries
 
@@ -33,25 +33,40 @@ def acknowledge_in_scope(session: Session, scope: Scope, alert_id: int) -> str:
 def alert_rows(alerts: list[dict[str, Any]], *, with_button: bool, button_type: str = "ack") -> list[list[Any]]:
     rows = []
     for a in alerts:
-        subject = link(a["system"], f"/systems/{a['system_id']}") if a["system_id"] else "—"
+        # The provider under the system: one column fewer, so the table fits a 1,024 px window.
+        subject = html.Div([link(a["system"], f"/systems/{a['system_id']}") if a["system_id"] else "—",
+                            html.Div(a["provider"] or "—", className="muted")])
         action: Any = (html.Button("Acknowledge", id={"type": button_type, "alert": a["id"]},
                                    className="button small primary")
-                       if with_button else f"{when(a['acknowledged_at'])} by {a['acknowledged_by']}")
-        rows.append([link(f"#{a['id']}", f"/alerts/{a['id']}"), when(a["created_at"]), a["kind"],
-                     a["provider"] or "—", subject, a["regime_id"] or "—",
+                       if with_button else acknowledgement(a))
+        rows.append([link(f"#{a['id']}", f"/alerts/{a['id']}"),
+                     html.Span(when(a["created_at"]), style={"whiteSpace": "nowrap"}), words(a["kind"]),
+                     subject, a.get("regime_name") or a["regime_id"] or "—",
                      status_badge(a["status"], a.get("projected", False)) if a["status"] else "—",
-                     a["deadline"] or "—", action])
+                     day(a["deadline"]), action])
     return rows
 
 
-HEADERS = ["Alert", "Raised", "Kind", "Provider", "System", "Regime", "Status", "Deadline"]
+HEADERS = ["Alert", "Raised", "Kind", "System and provider", "Regime", "Status", "Deadline"]
+
+
+def words(kind: str | None) -> str:
+    """An alert kind (``flag_change``) as words ("Flag change")."""
+    return (kind or "—").replace("_", " ").capitalize()
+
+
+def acknowledgement(a: dict[str, Any]) -> str:
+    """"2026-12-04 09:05 UTC by reg", or "Open" while nobody has acknowledged the alert."""
+    if a.get("acknowledged_at") is None:
+        return "Open"
+    return f"{when(a['acknowledged_at'])} by {a.get('acknowledged_by') or 'an unnamed account'}"
 
 
 def open_table(alerts: list[dict[str, Any]], scope: Scope) -> Any:
     if not alerts:
         return empty_state("No open alerts.", "New alerts appear here when a flag changes or a deadline nears.")
     ack = can_acknowledge(scope)
-    return table([*HEADERS, "Acknowledge" if ack else ""], alert_rows(alerts, with_button=ack),
+    return table([*HEADERS, "Acknowledge" if ack else "Acknowledged"], alert_rows(alerts, with_button=ack),
                  table_id="open-alerts")
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import plotly.graph_objects as go
 
 from dashboards.components.formatting import STATUS_COLOURS, STATUS_LABELS
-from tracker.units import format_flop, format_interval
+from tracker.units import format_flop, format_interval, format_metric
 
 STATUS_ORDER = ("above", "likely_above", "likely_below", "below", "unknown")
 LINE_DASHES = ("dash", "dot", "dashdot", "longdash", "longdashdot")
@@ -83,9 +83,15 @@ def _layout(y_title: str, x_title: str, height: int) -> dict[str, Any]:
     return layout
 
 
-def compute_scatter(points: Sequence[dict[str, Any]], thresholds: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Training compute against date on a log axis, 90% intervals as error bars, one colour per
-    status, and a horizontal line per regime threshold.
+def compute_scatter(points: Sequence[dict[str, Any]], thresholds: Sequence[dict[str, Any]],
+                    regime_name: str | None = None) -> dict[str, Any]:
+    """Training compute against date on a log axis, 90% intervals as error bars, a horizontal line
+    per regime threshold, and one colour per status.
+
+    The colour is the status under the selected regime (``regime_name``); with none selected, the
+    most severe status over all regimes, and each hover names the regime it comes from, with the
+    status and its reason. Projected figures (planned or in-progress compute) are drawn as
+    diamonds in a legend entry of their own, coloured the same way.
 
     Built as the plain figure dict rather than through ``go.Figure``: Plotly validates every
     element of every array it is given, which for the 5,000-odd points of a large registry took
@@ -93,26 +99,18 @@ def compute_scatter(points: Sequence[dict[str, Any]], thresholds: Sequence[dict[
     data: list[dict[str, Any]] = []
     drawable = [{**p, "central": central} for p in points
                 if isinstance(p.get("date"), date) and (central := _positive(p.get("central"))) is not None]
+    measured = [p for p in drawable if p.get("estimate") != "projected"]
     for status in STATUS_ORDER:
-        group = [p for p in drawable if p.get("status", "unknown") == status]
-        if not group:
-            continue
-        data.append({
-            "type": "scatter", "mode": "markers", "name": STATUS_LABELS[status],
-            "x": [p["date"].isoformat() for p in group], "y": [p["central"] for p in group],
-            "marker": {"color": STATUS_COLOURS[status], "size": 9, "line": {"width": 1, "color": "white"}},
-            "error_y": {"type": "data", "symmetric": False, "color": STATUS_COLOURS[status], "thickness": 1.2,
-                        "array": [_spread(p["central"], p.get("high"), upward=True) for p in group],
-                        "arrayminus": [_spread(p["central"], p.get("low"), upward=False) for p in group]},
-            "customdata": [[_escaped(f"{p['name']} {p.get('version') or ''}".strip()),
-                            _escaped(str(p.get("provider") or "")), ", ".join(p.get("methods") or []) or "—",
-                            p.get("confidence") or "—", _flop_text(p["central"]),
-                            _interval_text(_positive(p.get("low")), _positive(p.get("high"))), p["id"]]
-                           for p in group],
-            "hovertemplate": ("<b>%{customdata[0]}</b><br>provider: %{customdata[1]}<br>"
-                              "training compute: %{customdata[4]}<br>90% interval: %{customdata[5]}<br>"
-                              "methods: %{customdata[2]}<br>confidence: %{customdata[3]}<extra></extra>"),
-        })
+        group = [p for p in measured if p.get("status", "unknown") == status]
+        if group:
+            data.append(_points_trace(group, STATUS_LABELS[status], STATUS_COLOURS[status], "circle"))
+    planned = [p for p in drawable if p.get("estimate") == "projected"]
+    if planned:
+        trace = _points_trace(planned, PROJECTED_LABEL,
+                              [STATUS_COLOURS.get(p.get("status") or "unknown", STATUS_COLOURS["unknown"])
+                               for p in planned], "diamond")
+        trace["marker"].update(size=12, line={"width": 1.5, "color": "#101828"})
+        data.append(trace)
     dates = [p["date"] for p in drawable]
     start = _shifted(min(dates, default=_shifted(date.today(), -3 * 365)), -60)
     end = _shifted(max(dates, default=date.today()), 60)
@@ -121,17 +119,90 @@ def compute_scatter(points: Sequence[dict[str, Any]], thresholds: Sequence[dict[
     for line in thresholds:
         level = _positive(line.get("threshold"))
         if level is not None:
-            levels.setdefault(level, []).append(str(line["id"]))
-    for i, (level, ids) in enumerate(sorted(levels.items())):
-        shown = ", ".join(ids[:3]) + (f" +{len(ids) - 3} more" if len(ids) > 3 else "")
+            levels.setdefault(level, []).append(str(line.get("name") or line["id"]))
+    for i, (level, names) in enumerate(sorted(levels.items())):
+        shown = names[0] if len(names) == 1 else f"{names[0]} and {len(names) - 1} more"
         data.append({
             "type": "scatter", "mode": "lines", "x": [start.isoformat(), end.isoformat()], "y": [level, level],
-            "name": f"{format_flop(level)}: {shown}",
+            "name": html_lib.escape(f"{format_flop(level)}: {shown}"),
             "line": {"color": "#344054", "width": 1.5, "dash": LINE_DASHES[i % len(LINE_DASHES)]},
-            "hovertemplate": html_lib.escape(f"{format_flop(level)}: {', '.join(ids)}") + "<extra></extra>",
+            "hovertemplate": html_lib.escape(f"{format_flop(level)}: ") + "<br>".join(
+                html_lib.escape(n) for n in names) + "<extra></extra>",
         })
-    return {"data": data, "layout": _layout("Training compute (FLOP)",
-                                            "Publication date (else last run end, else registration)", 460)}
+    layout = _layout("Training compute (FLOP)", "Publication date (else last run end, else registration)", 460)
+    legend_title = (f"Colour: status under {regime_name}" if regime_name else
+                    "Colour: most severe status over all regimes (hover names the regime)")
+    layout["legend"] = {**layout.get("legend", {}), "title": {"text": html_lib.escape(legend_title), "side": "top"}}
+    return {"data": data, "layout": layout}
+
+
+PROJECTED_LABEL = "Projected (planned or in-progress compute)"
+
+_HOVER = ("<b>%{customdata[0]}</b><br>provider: %{customdata[1]}<br>"
+          "%{customdata[7]}: %{customdata[4]}<br>90% interval: %{customdata[5]}<br>"
+          "methods: %{customdata[2]}<br>confidence: %{customdata[3]}<br>"
+          "regime: %{customdata[8]}<br>status: %{customdata[9]}<br>reason: %{customdata[10]}<extra></extra>")
+
+
+def _points_trace(group: list[dict[str, Any]], name: str, colour: str | list[str], symbol: str) -> dict[str, Any]:
+    error_colour = colour if isinstance(colour, str) else "#475467"
+    return {
+        "type": "scatter", "mode": "markers", "name": name,
+        "x": [p["date"].isoformat() for p in group], "y": [p["central"] for p in group],
+        "marker": {"color": colour, "size": 9, "symbol": symbol, "line": {"width": 1, "color": "white"}},
+        "error_y": {"type": "data", "symmetric": False, "color": error_colour, "thickness": 1.2,
+                    "array": [_spread(p["central"], p.get("high"), upward=True) for p in group],
+                    "arrayminus": [_spread(p["central"], p.get("low"), upward=False) for p in group]},
+        "customdata": [[_escaped(f"{p['name']} {p.get('version') or ''}".strip()),
+                        _escaped(str(p.get("provider") or "")), ", ".join(p.get("methods") or []) or "—",
+                        p.get("confidence") or "—", _flop_text(p["central"]),
+                        _interval_text(_positive(p.get("low")), _positive(p.get("high"))), p["id"],
+                        "projected training compute" if p.get("estimate") == "projected" else "training compute",
+                        _escaped(str(p.get("regime_name") or "all regimes")), status_text(p),
+                        _escaped(status_reason(p))]
+                       for p in group],
+        "hovertemplate": _HOVER,
+    }
+
+
+def status_text(point: dict[str, Any]) -> str:
+    """The plotted status as the legend names it, marked when it comes from planned compute."""
+    label = STATUS_LABELS.get(point.get("status") or "unknown", "Unknown")
+    return f"{label} (projected)" if point.get("flag_projected") and point.get("flag_status") else label
+
+
+_MEANING = {
+    "above": "the whole 90% interval is past the threshold of {}",
+    "likely_above": "the central estimate is past the threshold of {}; the 90% interval straddles it",
+    "likely_below": "the central estimate is below the threshold of {}; the 90% interval straddles it",
+    "below": "the whole 90% interval is below the threshold of {}",
+}
+
+
+def status_reason(point: dict[str, Any]) -> str:
+    """Why the point has its status: the flag's own reason, else what the status means against the
+    regime's threshold (in its metric's unit); a regime that did not evaluate the system says so."""
+    status = point.get("flag_status")
+    if status is None:
+        if point.get("regime_id"):
+            return ("not evaluated under this regime: it does not apply to this system, or the system "
+                    "has no figure for its metric")
+        return "no regime has evaluated this system yet"
+    return _reason_text(status, point.get("reason"), point.get("threshold"), point.get("metric"),
+                        bool(point.get("flag_projected")))
+
+
+@functools.lru_cache(maxsize=4096)
+def _reason_text(status: str, reason: str | None, threshold: float | None, metric: str | None,
+                 projected: bool) -> str:
+    # A handful of distinct (status, threshold) pairs, shared by thousands of points per render.
+    if reason:
+        return reason
+    meaning = _MEANING.get(status)
+    if meaning is None or threshold is None:
+        return "the tracker cannot assess this regime from the figures it holds"
+    text = meaning.format(format_metric(threshold, metric))
+    return text + " (counting planned and in-progress compute)" if projected else text
 
 
 def inference_lines(series: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -146,8 +217,14 @@ def inference_lines(series: Sequence[dict[str, Any]]) -> dict[str, Any]:
             "customdata": [format_flop(p["central"]) for p in s["points"]],
             "hovertemplate": f"<b>{label}</b><br>period ending %{{x|%Y-%m-%d}}: %{{customdata}}<extra></extra>",
         })
-    return {"data": data,
-            "layout": _layout("Inference compute per period (FLOP)", "End of the filed usage period", 360)}
+    layout = _layout("Inference compute per period (FLOP)", "End of the filed usage period", 360)
+    ends = [p["at"] for s in series for p in s["points"] if isinstance(p["at"], date)]
+    if ends:
+        # A date axis, padded by a month each side: a single period would otherwise be drawn on an
+        # axis of milliseconds around its end.
+        layout["xaxis"] = {**layout.get("xaxis", {}), "type": "date", "tickformat": "%Y-%m-%d",
+                           "range": [_shifted(min(ends), -31).isoformat(), _shifted(max(ends), 31).isoformat()]}
+    return {"data": data, "layout": layout}
 
 
 def method_comparison(per_method: Sequence[dict[str, Any]], combined: dict[str, Any] | None) -> go.Figure:

@@ -9,7 +9,7 @@ from dash import ALL, Input, Output, callback, dcc, html, no_update
 
 from dashboards.components import alerts as alert_views
 from dashboards.components import inputs
-from dashboards.components.formatting import card, empty_state, link, page_header, status_badge, table, when
+from dashboards.components.formatting import card, day, empty_state, link, page_header, status_badge, table
 from tracker.store import queries
 from tracker.web.auth import current_scope, db_session
 
@@ -26,9 +26,13 @@ def layout(**_: Any) -> html.Div:
 
 
 def _deadline_table(rows: list[dict[str, Any]], table_id: str) -> Any:
-    return table(["Deadline", "Days", "Provider", "System", "Regime", "Status", "Obligation"], [
-        [when(r["deadline"]), r["days_left"], r["provider"], link(r["system"], f"/systems/{r['system_id']}"),
-         r["regime_id"], status_badge(r["status"], r["projected"]), r["obligation"] or "—"] for r in rows],
+    # Half a page wide: the provider goes under the system and the obligation under the regime.
+    return table(["Deadline", "Days", "System and provider", "Regime and obligation", "Status"], [
+        [html.Span(day(r["deadline"]), style={"whiteSpace": "nowrap"}), f"{r['days_left']:,}",
+         html.Div([link(r["system"], f"/systems/{r['system_id']}"), html.Div(r["provider"], className="muted")]),
+         html.Div([r.get("regime_name") or r["regime_id"],
+                   html.Div(alert_views.words(r["obligation"]) if r["obligation"] else "—", className="muted")]),
+         status_badge(r["status"], r["projected"])] for r in rows],
         table_id=table_id)
 
 

@@ -15,6 +15,7 @@ from tracker.web.auth import current_scope, db_session
 dash.register_page(__name__, path="/filings", name="Filings", title="Filings · Compute threshold tracker",
                    order=3)
 PAGE_ROWS = 100
+NOWRAP = {"whiteSpace": "nowrap"}  # a date on one line, not four
 
 
 def layout(**_: Any) -> html.Div:
@@ -25,7 +26,11 @@ def layout(**_: Any) -> html.Div:
         html.Div([dcc.RadioItems(id="filings-status", value="", inline=True, className="radio",
                                  options=[{"label": "All", "value": ""}, {"label": "Accepted", "value": "accepted"},
                                           {"label": "Rejected", "value": "rejected"}]),
-                  dcc.Input(id="filings-page", type="number", min=1, value=1, debounce=True, className="page-input"),
+                  # A visible label tied to the box: screen readers announce "Page", not an unnamed spin button.
+                  html.Div([html.Label("Page", htmlFor="filings-page", id="filings-page-label",
+                                       style={"marginRight": "8px"}),
+                            dcc.Input(id="filings-page", type="number", min=1, value=1, debounce=True,
+                                      className="page-input")], className="pager"),
                   ], className="filters"),
         dcc.Loading(html.Div(id="filings-table"), type="circle", delay_show=250),
     ])
@@ -51,7 +56,8 @@ def refresh(status: str | None, page: int | None) -> Any:
     pages = max((total + PAGE_ROWS - 1) // PAGE_ROWS, 1)
     return card(f"{total:,} filings · page {page} of {pages}", table(
         ["Accession", "Filed", "Provider", "Kind", "Status", "Records", "Superseded", "Errors", "Channel", "By"],
-        [[link(f["accession"], f"/filings/{f['accession']}"), when(f["filed_at"]), f["provider"], f["kind"],
+        [[link(f["accession"], f"/filings/{f['accession']}"), html.Span(when(f["filed_at"]), style=NOWRAP),
+          f["provider"], f["kind"],
           html.Span(f["status"], className=f"badge filing-{f['status']}"), f["record_count"],
           f["superseded_count"], f["error_count"] or "—", f["channel"], f["filed_by"]] for f in rows],
         table_id="filings"))

@@ -9,9 +9,18 @@ import dash
 from dash import Input, Output, callback, dcc, html
 
 from dashboards.components import cache, figures, inputs
-from dashboards.components.formatting import STATUS_LABELS, card, empty_state, page_header, stat
+from dashboards.components.formatting import (
+    STATUS_LABELS,
+    card,
+    empty_state,
+    format_date,
+    format_number,
+    page_header,
+    stat,
+    table,
+)
 from tracker.store import queries
-from tracker.web.auth import current_scope, db_session, settings
+from tracker.web.auth import current_scope, read_session, settings
 
 dash.register_page(__name__, path="/", name="Overview", title="Overview · Compute threshold tracker", order=0)
 
@@ -20,14 +29,15 @@ TOP_N = 500
 
 def layout(**_: Any) -> html.Div:
     scope = current_scope()
-    with db_session() as session:
+    with read_session() as session:
         providers = queries.list_providers(session, scope)
         regimes = queries.threshold_lines(session, scope)
     return html.Div([
         page_header("Overview", "Systems tracked, threshold crossings and notification deadlines."),
         html.Div([
             dcc.Dropdown(id="ov-regime", placeholder="All regimes", clearable=True,
-                         options=[{"label": r["id"], "value": r["id"]} for r in regimes]),
+                         options=[{"label": r["name"], "value": r["id"], "search": f"{r['name']} {r['id']}",
+                                   "title": r["id"]} for r in regimes]),
             dcc.Dropdown(id="ov-provider", placeholder="All providers", multi=True,
                          options=[{"label": p["slug"], "value": p["id"]} for p in providers]),
             dcc.Dropdown(id="ov-status", placeholder="Any status", multi=True,
@@ -50,7 +60,7 @@ def _counts(regime_id: str | None, provider_ids: tuple[int, ...]) -> dict[str, A
            date.today())
 
     def compute() -> dict[str, Any]:
-        with db_session() as session:
+        with read_session() as session:
             return queries.overview_counts(session, scope, provider_ids=list(provider_ids), regime_id=regime_id)
 
     return cache.cached(key, compute)
@@ -58,9 +68,6 @@ def _counts(regime_id: str | None, provider_ids: tuple[int, ...]) -> dict[str, A
 
 def _stats(counts: dict[str, Any]) -> list[Any]:
     tiles = [stat("systems tracked", counts["systems"], test_id="stat-systems")]
-    for r in counts["per_regime"]:
-        tiles.append(stat(f"{r['regime_id']}: above / likely above",
-                          f"{r['above']} / {r['likely_above']}", tone="warn"))
     tiles += [
         stat("projected crossings", counts["projected_crossings"], tone="info"),
         stat("overdue notifications", counts["overdue_notifications"],
@@ -68,6 +75,14 @@ def _stats(counts: dict[str, Any]) -> list[Any]:
         stat("open alerts", counts["open_alerts"], tone="warn" if counts["open_alerts"] else "",
              test_id="stat-open-alerts"),
     ]
+    if counts["per_regime"]:
+        # One row per regime, by name: as tiles, a dozen regimes' long names crowded out the totals.
+        names = counts.get("regime_names", {})
+        tiles.append(html.Div([html.Div("Crossings by regime", className="stat-label"), table(
+            ["Regime", "Above", "Likely above", "Projected"],
+            [[html.Span(names.get(r["regime_id"], r["regime_id"]), title=r["regime_id"]),
+              format_number(r["above"]), format_number(r["likely_above"]), format_number(r["projected"])]
+             for r in counts["per_regime"]], table_id="ov-regime-counts")], className="stat"))
     return tiles
 
 
@@ -90,7 +105,7 @@ def refresh(regime_id: str | None, provider_ids: list[int] | None, statuses: lis
     key = ("overview_figures", settings().database_url, cache.scope_key(scope), filters)
 
     def compute() -> tuple[Any, Any, Any]:
-        with db_session() as session:
+        with read_session() as session:
             return (queries.compute_scatter_points(session, scope, filters, top_n=TOP_N),
                     queries.threshold_lines(session, scope, regime_id=regime_id or None),
                     queries.inference_series(session, scope, provider_ids=list(providers)))
@@ -103,10 +118,31 @@ def refresh(regime_id: str | None, provider_ids: list[int] | None, statuses: lis
                 f"above a threshold, plus the {TOP_N} largest by training compute.")
     else:
         note = f"Showing all {scatter['matching']:,} systems. Error bars are 90% intervals."
+    if scatter.get("projected_shown"):
+        shown = scatter["projected_shown"]
+        note += (f" Diamonds: {format_number(shown)} projected figure{'s' if shown != 1 else ''} (planned or "
+                 "in-progress compute).")
     inference_view: Any = (
-        dcc.Graph(figure=figures.inference_lines(inference["series"]), config={"displaylogo": False})
+        html.Div([html.P(_inference_note(inference), id="ov-inference-note", className="muted"),
+                  dcc.Graph(id="ov-inference-graph", figure=figures.inference_lines(inference["series"]),
+                            config={"displaylogo": False})])
         if inference["series"] else
         empty_state("No inference usage has been filed yet.",
                     "Providers file inference_usage disclosures; estimates appear here after evaluation."))
-    return (_stats(_counts(regime_id or None, providers)), figures.compute_scatter(scatter["points"], lines),
-            note, inference_view)
+    regime_name = next((r.get("name") for r in lines if r["id"] == regime_id), regime_id) if regime_id else None
+    return (_stats(_counts(regime_id or None, providers)),
+            figures.compute_scatter(scatter["points"], lines, regime_name), note, inference_view)
+
+
+def _inference_note(inference: dict[str, Any]) -> str:
+    """Say how old the usage drawn is when no period ended within the last 30 days (the 30-day
+    figures are then empty, though usage was filed)."""
+    latest = inference.get("latest")
+    if latest is None:
+        return ""
+    if inference.get("recent"):
+        return f"Each filed usage period at its end date; latest period ended {format_date(latest)}."
+    months = inference.get("latest_age_months") or 0
+    age = "less than a month old" if months == 0 else f"{months} month{'s' if months != 1 else ''} old"
+    return (f"Latest usage: the period ending {format_date(latest)}, {age}. No usage period ended in the last "
+            "30 days, so the current 30-day figures are empty; the chart shows the periods on file.")

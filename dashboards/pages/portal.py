@@ -1,5 +1,12 @@
 """Provider portal: file a disclosure and see the receipt or every problem at once; templates,
-JSON Schemas and API tokens. Everything is for the signed-in user's own provider only."""
+JSON Schemas and API tokens. Everything is for the signed-in user's own provider only.
+
+After a filing the page says when its estimates appear and, polling once a second, when they have
+(``tracker.worker.status``); a file above the queue size is filed by a worker, and its receipt
+appears the same way. The upload's answer carries what to follow (a store and an interval inside
+``portal-result``); the poll sends only the job id or accession back, and the answer is looked up
+for the signed-in user's provider, so another provider's id answers as unknown.
+"""
 
 from __future__ import annotations
 
@@ -52,6 +59,7 @@ def layout(**_: Any) -> html.Div:
                     "File disclosures, download templates and manage API tokens for your organisation."),
         html.Div([_upload_card(), _templates_card()], className="grid-2"),
         dcc.Loading(html.Div(id="portal-result"), type="circle"),
+        html.Div(id="portal-status", role="status"),
         _flags_card(scope),
         _tokens_card(scope),
     ])
@@ -114,12 +122,19 @@ def _tokens_card(scope: Scope) -> html.Section:
                 html.Div(_tokens_table(scope), id="token-list"))
 
 
+def _following(answer: Any, pending: dict[str, str]) -> html.Div:
+    """The upload's answer, and what the poll follows: which filing, and a tick a second."""
+    return html.Div([answer, dcc.Store(id="portal-pending", data=pending),
+                     dcc.Interval(id="portal-poll", interval=1000)])
+
+
 @callback(Output("portal-result", "children"), Input("portal-upload", "contents"),
           State("portal-upload", "filename"), State("portal-kind", "value"), prevent_initial_call=True)
 def upload(contents: str | None, filename: str | None, kind: str | None) -> Any:
     from tracker.filing.admission import RETRY_AFTER_S, needs_slot, parse_slots
     from tracker.filing.ratelimit import filing_rates, retry_after_header, take
     from tracker.filing.service import FilingError, file_disclosure
+    from tracker.worker.queue import enqueue_evaluation, enqueue_upload
 
     scope = current_scope()
     provider = own_provider(scope)  # the provider comes from the session, never from the form
@@ -141,6 +156,14 @@ def upload(contents: str | None, filename: str | None, kind: str | None) -> Any:
     if wait > 0:
         return error_message(f"Your organisation has filed many files in a short time. Nothing was stored: "
                              f"please file this one again in {retry_after_header(wait)} seconds.")
+    if len(content) > settings().queue_upload_above_bytes:
+        queued = enqueue_upload(engine, settings(), content=content, filename=filename or "upload", kind=kind or None,
+                                provider_id=provider["id"], provider_slug=provider["slug"], filed_by=scope.actor,
+                                channel="portal")
+        notice = html.Div(f"{filename or 'The file'} is queued for filing (large files are filed in the "
+                          "background). Its receipt appears here in a moment; you may leave this page and find it "
+                          "on the Filings page later.", className="notice", id="portal-queued")
+        return _following(notice, {"job": queued.public_id})
     try:
         slots = parse_slots(settings().max_concurrent_parses)
         with slots.held() if needs_slot(content, filename or "upload") else nullcontext(True) as admitted:
@@ -154,8 +177,66 @@ def upload(contents: str | None, filename: str | None, kind: str | None) -> Any:
         return error_message(str(exc))
     result = outcome.to_dict()
     if result.get("status") == "rejected":
-        return errors_view(result.get("errors") or [], title=f"{result.get('filename')} was rejected")
-    return receipt_view(result)
+        # Nothing to follow: the poll clears what it said about an earlier filing.
+        return _following(errors_view(result.get("errors") or [], title=f"{result.get('filename')} was rejected"), {})
+    if not result.get("duplicate"):
+        enqueue_evaluation(engine, settings())  # a worker evaluates it and sends its alerts
+    return _following(receipt_view(result), {"accession": str(result.get("accession"))})
+
+
+# Fired when an upload's answer brings the store and the interval in, then on every tick.
+@callback(Output("portal-status", "children"), Output("portal-poll", "disabled"),
+          Input("portal-pending", "data"), Input("portal-poll", "n_intervals"))
+def poll(pending: Any, _ticks: int | None) -> tuple[Any, bool]:
+    """Where the last filing stands: its queued job's receipt, then whether its estimates are in."""
+    from tracker.worker.status import filing_evaluation, job_view
+
+    provider = own_provider(current_scope())
+    pending = inputs.mapping(pending or {}, "portal-pending.data")
+    job = inputs.optional_text(pending.get("job"), "portal-pending.job", max_chars=64)
+    accession = inputs.optional_text(pending.get("accession"), "portal-pending.accession", max_chars=40)
+    if provider is None or not (job or accession):
+        return None, True
+    with db_session() as session:
+        if job:
+            view = job_view(session, settings(), job, provider["id"])
+            if view is None:
+                return error_message("There is no queued filing with this id for your organisation."), True
+            if view["status"] in ("queued", "running"):
+                return html.P(f"{view['filename']}: {view['status']}, waiting for a worker…", className="muted",
+                              id="portal-job-state"), False
+            return _job_outcome(view), view["status"] != "done" or _finished(view["evaluation"])
+        state = filing_evaluation(session, settings(), accession, provider["id"])
+    if state is None:
+        return error_message("There is no filing with this accession number for your organisation."), True
+    return _evaluation_note(state), _finished(state)
+
+
+def _finished(state: dict[str, Any] | None) -> bool:
+    return state is None or state.get("state") not in ("queued", "running")
+
+
+def _evaluation_note(state: dict[str, Any]) -> html.P:
+    text = {
+        "done": "Estimates updated: they include this filing. Your flags below and each system's page show them.",
+        "queued": f"Estimates for this filing are being computed; they appear within about "
+                  f"{state.get('expected_within_s')} seconds.",
+        "running": f"Estimates for this filing are being computed; they appear within about "
+                   f"{state.get('expected_within_s')} seconds.",
+        "nightly": f"Estimates for this filing appear after the nightly evaluation ({state.get('expected_by')}).",
+        "not_needed": "A rejected filing changes no estimate.",
+    }.get(str(state.get("state")), "")
+    kind = "notice" if state.get("state") == "done" else "muted"
+    return html.P(text, className=f"{kind} evaluation-{state.get('state')}", id="portal-evaluation")
+
+
+def _job_outcome(view: dict[str, Any]) -> html.Div:
+    receipt = view.get("receipt") or {}
+    if view["status"] == "failed" or not receipt:
+        return html.Div(error_message(view.get("error") or "The filing could not be completed; please file it again."))
+    if receipt.get("status") == "rejected":
+        return html.Div(errors_view(receipt.get("errors") or [], title=f"{receipt.get('filename')} was rejected"))
+    return html.Div([receipt_view(receipt), _evaluation_note(view.get("evaluation") or {"state": "queued"})])
 
 
 @callback(Output("portal-download", "data"), Input({"type": "tpl-csv", "kind": ALL}, "n_clicks"),

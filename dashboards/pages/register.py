@@ -15,7 +15,7 @@ from dash import Input, Output, callback, dcc, html
 
 from dashboards.components.formatting import card, empty_state, format_flop, page_header, table, when
 from tracker.api.register import MAX_SEARCH_CHARS, clean_search, public_rows
-from tracker.web.auth import db_session
+from tracker.web.auth import read_session
 
 dash.register_page(__name__, path="/register", name="Public register",
                    title="Public register · Compute threshold tracker", order=8)
@@ -100,7 +100,7 @@ def refresh(search: Any, page: Any) -> tuple[Any, str, str]:
     # (public fields only for everyone) and no identifier from the request selects a row.
     text = clean_search(search)
     number = _page_number(page)
-    with db_session() as session:
+    with read_session() as session:
         rows = public_rows(session, search=text, limit=PAGE_ROWS + 1, offset=(number - 1) * PAGE_ROWS)
     more = len(rows) > PAGE_ROWS
     return (results_view(rows[:PAGE_ROWS], number, more, text), _export_href(f"{API}.csv", text),

@@ -14,6 +14,7 @@ from dashboards.components.formatting import (
     card,
     empty_state,
     error_message,
+    format_date,
     format_flop,
     format_interval,
     link,
@@ -24,8 +25,8 @@ from dashboards.components.formatting import (
     when,
 )
 from tracker.store import queries
-from tracker.units import format_metric
-from tracker.web.auth import current_scope, db_session
+from tracker.units import format_metric, format_number
+from tracker.web.auth import current_scope, read_session
 
 dash.register_page(__name__, path_template="/systems/<system_id>", name="System",
                    title="System · Compute threshold tracker")
@@ -40,7 +41,7 @@ def layout(system_id: str | None = None, **_: Any) -> html.Div:
     except inputs.BadInput:
         return html.Div([page_header("System"), error_message("That is not a system id. Open a system "
                                                                   "from the Systems page.")])
-    with db_session() as session:
+    with read_session() as session:
         detail = queries.system_detail(session, scope, sid)
     if detail is None:
         # The same words whether the system does not exist or belongs to another provider.
@@ -61,30 +62,75 @@ def _estimates(detail: dict[str, Any]) -> html.Section:
     if not estimates:
         return card("Estimates", empty_state("No estimate yet.", "File training runs for this system; "
                                              "the evaluator estimates it on the next run."))
-    rows = [[e["kind"], format_flop(e["central"]), format_interval(e["low"], e["high"]),
-             ", ".join(e["methods"]) or "—", e["confidence"] or "—"] for e in estimates]
-    training = next((e for e in estimates if e["kind"] == "training"), None)
-    parts: list[Any] = [table(["Estimate", "Central", "90% interval", "Methods", "Confidence"], rows)]
+    # One row per figure; the usage periods are listed under "Filed inputs", the latest stands here.
+    shown = [e for e in estimates if e["kind"] != "inference_period"]
+    latest_usage = detail.get("latest_inference")
+    if latest_usage and not any(e["kind"] == "inference_30d" and e["central"] is not None for e in shown):
+        shown.append({"kind": "inference_latest_period", "methods": [], "confidence": None, **latest_usage})
+    rows = [[_kind_label(e), _figure(format_flop(e["central"])), _figure(format_interval(e["low"], e["high"])),
+             ", ".join(e["methods"]) or "—", e["confidence"] or "—"] for e in shown]
+    training = next((e for e in estimates if e["kind"] == "training" and e["central"] is not None), None)
+    planned_only = training is None
+    if planned_only:  # only planned or in-progress runs: their projected figure is the one to read
+        training = next((e for e in estimates if e["kind"] == "projected"), None)
+    parts: list[Any] = [table(["Estimate", "Central", "90% interval", "Methods", "Confidence"], rows,
+                              table_id="estimates-table"), _kind_notes(shown)]
     if training and training["per_method"]:
         centrals = [m["central"] for m in training["per_method"] if m["central"]]
         spread = max(centrals) / min(centrals) if len(centrals) > 1 else 1.0
         parts += [
-            html.H3("Training compute by method"),
+            html.H3("Projected training compute by method" if planned_only else "Training compute by method"),
             html.P(f"The methods differ by a factor of {spread:.1f} between the lowest and highest central "
                    "estimate." if spread > 1.0 else "One method contributed.",
                    className="warn-text" if spread > 2 else "muted", id="method-spread"),
             dcc.Graph(figure=figures.method_comparison(training["per_method"], training),
                       config={"displaylogo": False}),
             table(["Method", "Central", "90% interval"],
-                  [[m["method"], format_flop(m["central"]), format_interval(m["low"], m["high"])]
+                  [[m["method"], _figure(format_flop(m["central"])), _figure(format_interval(m["low"], m["high"]))]
                    for m in training["per_method"]], table_id="method-table"),
         ]
     return card("Estimates", *parts)
 
 
+def _figure(text: str) -> html.Span:
+    """A figure kept on one line at any width (the theme's ``.figure``: ``3.8 × 10²⁵ FLOP`` must not
+    break at its spaces)."""
+    return html.Span(text, className="figure")
+
+
+_KIND_LABELS = {
+    "training": "training",
+    "modification": "own compute",
+    "projected": "projected",
+    "inference_30d": "inference, 30 days",
+}
+_KIND_NOTES = {
+    "training": "training: cumulative over the lineage, completed runs",
+    "modification": "own compute: this provider's runs only",
+    "projected": "projected: planned and in-progress runs counted too",
+}
+
+
+def _kind_label(estimate: dict[str, Any]) -> str:
+    if estimate["kind"] == "inference_latest_period":
+        return f"inference, period ending {format_date(estimate.get('period_end'))}"
+    return _KIND_LABELS.get(estimate["kind"], estimate["kind"])
+
+
+def _kind_notes(shown: list[dict[str, Any]]) -> html.P:
+    notes = [_KIND_NOTES[e["kind"]] for e in shown if e["kind"] in _KIND_NOTES]
+    if any(e["kind"] == "inference_latest_period" for e in shown):
+        notes.append("no usage period ended in the last 30 days: the latest on file is shown")
+    return html.P("; ".join(notes) + ".", className="muted", id="estimate-notes")
+
+
 def _lineage(detail: dict[str, Any], s: dict[str, Any]) -> html.Section:
     lineage = detail["lineage"]
     training = next((e for e in detail["estimates"] if e["kind"] == "training"), None)
+    projected = next((e for e in detail["estimates"] if e["kind"] == "projected"), None)
+    figure = (format_flop(training["central"]) + " cumulative" if training and training["central"] is not None
+              else format_flop(projected["central"]) + " cumulative (projected)" if projected
+              else format_flop(None) + " cumulative")
 
     def item(entry: dict[str, Any], tag: str) -> html.Li:
         label = system_label(entry["name"], entry.get("version"))
@@ -94,8 +140,7 @@ def _lineage(detail: dict[str, Any], s: dict[str, Any]) -> html.Section:
                         format_flop(entry.get("training_flop")) + " cumulative"])
 
     chain = [item(a, "based on") for a in reversed(lineage["ancestors"])]
-    chain.append(html.Li([html.Strong(system_label(s["name"], s["version"])), " · ",
-                          format_flop(training["central"] if training else None) + " cumulative"],
+    chain.append(html.Li([html.Strong(system_label(s["name"], s["version"])), " · ", figure],
                          className="current"))
     chain += [item(d, "derived:") for d in lineage["derived"]]
     note = None if lineage["ancestors"] or lineage["derived"] else html.P(
@@ -113,9 +158,10 @@ def _obligations(flags: list[dict[str, Any]]) -> html.Section:
         deadline = f["deadline"]
         overdue = deadline is not None and deadline < today and f["notified_at"] is None \
             and f["status"] in queries.CROSSING
-        rows.append([link(f["regime_id"], "/regimes"),
+        rows.append([link(f.get("regime_name") or f["regime_id"], "/regimes"),
                      html.Span([status_badge(f["status"], f["projected"]), *_conditional_note(f)]),
-                     format_metric(f["value_central"], f.get("metric")), format_metric(f["threshold"], f.get("metric")),
+                     _figure(format_metric(f["value_central"], f.get("metric"))),
+                     _figure(format_metric(f["threshold"], f.get("metric"))),
                      f["obligation"] or "—", when(f.get("crossed_on")),
                      html.Span(when(deadline) + (" (overdue)" if overdue else ""),
                                className="danger-text" if overdue else ""),
@@ -141,18 +187,31 @@ def _conditional_note(flag: dict[str, Any]) -> list[Any]:
 def _timeline(events: list[dict[str, Any]]) -> html.Section:
     if not events:
         return card("Flag history", empty_state("No status change recorded yet."))
-    items = [html.Li([html.Time(when(e["changed_on"])), " ", html.Code(e["regime_id"]), ": ",
-                      status_badge(e["old_status"]) if e["old_status"] else html.Span("new"), " → ",
-                      status_badge(e["new_status"], e["new_projected"]), " at ", format_flop(e["value_central"])])
-             for e in events]
-    return card("Flag history", html.Ol(items, className="timeline"))
+    return card("Flag history", html.Ol([_event_item(e) for e in events], className="timeline"))
+
+
+def _event_item(event: dict[str, Any]) -> html.Li:
+    """One status change: its regime by name (an event of no regime is the first evaluation, over
+    all regimes), and the value in the regime's unit: a modification's share of its base is a
+    ratio, not FLOP."""
+    regime = event.get("regime_name") or event.get("regime_id")
+    first = event.get("kind") == "first_evaluated" or not event["old_status"]
+    value = event.get("value_central")
+    return html.Li([
+        html.Time(when(event["changed_on"])), " ",
+        html.Span(regime, title=event["regime_id"]) if regime else html.Span("all regimes (highest status)"), ": ",
+        status_badge(event["old_status"]) if not first else html.Span("first evaluated"), " → ",
+        status_badge(event["new_status"], event["new_projected"]),
+        *([" at ", _figure(format_metric(value, event.get("metric")))]
+          if value is not None else []),
+    ])
 
 
 def _alerts(alerts: list[dict[str, Any]]) -> html.Section:
     if not alerts:
         return card("Alerts", empty_state("No alert about this system."))
     return card("Alerts", table(["Raised", "Kind", "Regime", "Acknowledged"], [
-        [when(a["created_at"]), a["kind"], a["regime_id"] or "—",
+        [when(a["created_at"]), a["kind"], a.get("regime_name") or a["regime_id"] or "—",
          f"{when(a['acknowledged_at'])} by {a['acknowledged_by']}" if a["acknowledged_at"]
          else link("open: acknowledge", f"/alerts/{a['id']}")] for a in alerts]))
 
@@ -182,4 +241,4 @@ def _inputs(runs: list[dict[str, Any]], usage: list[dict[str, Any]]) -> html.Sec
 def _num(value: float | None) -> str:
     if value is None:
         return "—"
-    return f"{value:,.0f}" if abs(value) < 1e6 else f"{value:.3g}"
+    return format_number(value)

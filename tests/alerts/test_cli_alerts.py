@@ -49,8 +49,8 @@ def test_list_dispatch_and_ack(settings_env: Path, engine: Engine, tmp_path: Pat
 
     acked = runner.invoke(app, ["alerts", "ack", str(alert_id), "--by", "desk officer"])
     assert acked.exit_code == 0 and "acknowledged by desk officer" in acked.output
-    table = runner.invoke(app, ["alerts"])
-    assert "filing_rejected" in table.output and "delivered" in table.output
+    table = runner.invoke(app, ["alerts"], env={"COLUMNS": "200"})  # wide: no cell wraps
+    assert "filing rejected" in table.output and "delivered" in table.output
     assert "desk officer" in table.output
 
     missing = runner.invoke(app, ["alerts", "ack", "999"])

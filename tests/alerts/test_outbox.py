@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -210,3 +211,20 @@ def test_enqueue_many_spans_several_insert_batches(engine: Engine, db_url: str) 
         # Each id is its own request's alert (RETURNING rows come back in no promised order).
         picked = [0, INSERT_CHUNK, count - 1]
         assert [json.loads(session.get(Alert, ids[n]).payload_json)["n"] for n in picked] == picked  # type: ignore[union-attr]
+
+
+
+@pytest.mark.parametrize("case", [test_enqueue_many_writes_what_enqueue_writes_once_per_key,
+                                  test_enqueue_many_spans_several_insert_batches])
+def test_enqueue_many_through_copy_writes_what_the_statement_path_writes(
+    engine: Engine, db_url: str, monkeypatch: pytest.MonkeyPatch, case: Callable[[Engine, str], None]
+) -> None:
+    """On PostgreSQL a large batch is copied in (ids drawn first, payload written with its alert):
+    the same alerts, payloads, deliveries and returned ids as the statement path, checked by
+    running the tests above with every batch taking that path."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("the COPY path is PostgreSQL's")
+    import tracker.alerts.outbox as outbox
+
+    monkeypatch.setattr(outbox, "COPY_ABOVE", 1)
+    case(engine, db_url)

@@ -141,7 +141,7 @@ def test_openapi_document(api: Api) -> None:
     doc = requests.get(f"{api.url}/api/v1/openapi.json", timeout=10).json()
     assert doc["openapi"] == "3.1.0"
     post = doc["paths"]["/api/v1/disclosures"]["post"]
-    assert set(post["responses"]) == {"200", "201", "400", "401", "403", "413", "429", "503"}
+    assert set(post["responses"]) == {"200", "201", "202", "400", "401", "403", "413", "429", "503"}
 
 
 def test_tokens_are_stored_hashed_and_owned_by_a_service_user(settings_env: Path) -> None:

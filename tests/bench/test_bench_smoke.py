@@ -4,6 +4,7 @@ at a very small size, and the shape of the result JSON (contract §5). No timing
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 
 import polars as pl
@@ -82,13 +83,46 @@ def test_store_benchmark_runs_on_sqlite_and_writes_contract_json(bench_dirs: Pat
     _check_document(path, "store")
 
 
-def test_nightly_runs_the_whole_evaluation_and_cleans_up(bench_dirs: Path, monkeypatch: pytest.MonkeyPatch,
-                                                         capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setattr("sys.argv", ["nightly", "--systems", "300", "--backend", "sqlite"])
-    nightly_bench.main()
-    out = capsys.readouterr().out
-    assert "run_evaluation:" in out and "evaluated 300 systems" in out
-    assert not (bench_dirs / "work" / "nightly").exists()
+def _row_counts(url: str) -> dict[str, int]:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        counts = {t: int(conn.execute(sa.text(f'SELECT count(*) FROM "{t}"')).scalar_one())
+                  for t in nightly_bench._tables()}
+    engine.dispose()
+    return counts
+
+
+def test_nightly_baseline_copies_exactly_the_rows_the_evaluation_wrote(
+    bench_dirs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not common.pg_available():
+        pytest.skip(f"PostgreSQL is needed at {common.PG_ADMIN_URL}")
+    suffix = uuid.uuid4().hex[:8]
+    monkeypatch.setattr(nightly_bench, "DATABASE", f"tracker_bench_nightly_test_{suffix}")
+    monkeypatch.setattr(nightly_bench, "TEMPLATE", f"tracker_bench_nightly_test_filed_{suffix}")
+    try:
+        ctx = nightly_bench.prepare(300)
+        state = nightly_bench.setup(ctx)
+        assert state["copies"] == []  # nothing to copy before ours has run
+        ours = nightly_bench.ours(state)
+        assert "evaluated 300 systems" in ours["summary"] and ours["flags"] > 0 and ours["alerts"] > 0
+        written = _row_counts(state["url"])
+        nightly_bench.teardown(state)  # dumps what ours wrote
+        state = nightly_bench.setup(ctx)
+        copied = nightly_bench.baseline(state)
+        assert _row_counts(state["url"]) == written
+        filed = {table: extent[0] for table, extent in ctx["filed"].items()}
+        assert copied["rows"] == sum(written.values()) - sum(filed.values()) > 0
+        nightly_bench.teardown(state)
+    finally:
+        common.pg_drop(nightly_bench.DATABASE)
+        common.pg_drop(nightly_bench.TEMPLATE)
+    path = common.write_result("nightly", [_timed_entry(300, 2.0, 0.5)], None, False,
+                               target_seconds=nightly_bench.TARGET_SECONDS)
+    document = json.loads(path.read_text())
+    assert document["target_ratio"] is None and RUN_KEYS <= set(document["runs"][0])
 
 
 def test_percentile_and_growth_helpers() -> None:

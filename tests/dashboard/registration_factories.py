@@ -33,7 +33,7 @@ CONFIDENTIAL = (
     "acme-contact-7731@example.test", "rival-contact-5519@example.test",
     "RIVAL-CONTEST-ARGUMENT-not-systemic", "rival-model-card-8842.pdf", "a" * 64,
     # the same figures (and the seeded estimates) as the dashboard formats them
-    "3.8 × 10^25", "2.0 × 10^26", "3.8 \\u00d7 10^25", "2.0 \\u00d7 10^26",
+    "3.8 × 10²⁵", "2.0 × 10²⁶", "3.8 \\u00d7 10\\u00b2\\u2075", "2.0 \\u00d7 10\\u00b2\\u2076",
 )
 ACME_NUMBER = "CTR-2026-000101"
 XSS_NUMBER = "CTR-2026-000102"

@@ -39,7 +39,7 @@ def test_regulator_sees_overview_filters_grid_and_opens_a_system(page: Any, live
     # one horizontal line per threshold level, named in the legend with its regimes
     page.wait_for_selector("#ov-scatter .legendtext:has-text('eu-test-presumption')")
     legend = " ".join(scatter.locator(".legendtext").all_text_contents())
-    assert "1.0 × 10^25 FLOP: eu-test-presumption" in legend and "us-test-model" in legend
+    assert "1.0 × 10²⁵ FLOP: EU · eu-test-presumption act" in legend and "us-test-model" in legend
     assert page.inner_text("#stat-systems") == "5"
     assert "Showing all 5 systems" in page.inner_text("#ov-sample-note")
     shot(page, "overview")
@@ -55,7 +55,7 @@ def test_regulator_sees_overview_filters_grid_and_opens_a_system(page: Any, live
     assert page.locator(".ag-center-cols-container .ag-row").count() == 2
     shot(page, "systems-filtered")
 
-    page.locator(".ag-center-cols-container .ag-row", has_text="acme-lm-chat").first.click()
+    page.locator(".ag-pinned-left-cols-container .ag-row", has_text="acme-lm-chat").first.click()  # name: pinned
     page.wait_for_url(re.compile(r".*/systems/\d+$"))
     page.wait_for_selector("#system-detail")
     assert "Lineage" in page.inner_text("#system-detail")

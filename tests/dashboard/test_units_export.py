@@ -13,15 +13,15 @@ from tracker.units import format_flop, format_interval
 
 
 @pytest.mark.parametrize(("value", "text"), [
-    (3.8e25, "3.8 × 10^25 FLOP"), (1e25, "1.0 × 10^25 FLOP"), (9.96e25, "1.0 × 10^26 FLOP"),
-    (2.04e23, "2.0 × 10^23 FLOP"), (512, "512 FLOP"), (0, "0 FLOP"), (None, "—"), (float("nan"), "—"),
+    (3.8e25, "3.8 × 10²⁵ FLOP"), (1e25, "1.0 × 10²⁵ FLOP"), (9.96e25, "1.0 × 10²⁶ FLOP"),
+    (2.04e23, "2.0 × 10²³ FLOP"), (512, "512 FLOP"), (0, "0 FLOP"), (None, "—"), (float("nan"), "—"),
 ])
 def test_format_flop(value: float | None, text: str) -> None:
     assert format_flop(value) == text
 
 
 def test_format_interval() -> None:
-    assert format_interval(2.9e25, 4.9e25) == "2.9 × 10^25 – 4.9 × 10^25 FLOP"
+    assert format_interval(2.9e25, 4.9e25) == "2.9 × 10²⁵ – 4.9 × 10²⁵ FLOP"
     assert format_interval(None, 4.9e25) == "—"
 
 

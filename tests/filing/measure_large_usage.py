@@ -2,7 +2,7 @@
 
 Usage: /usr/bin/time -v .venv/bin/python tests/filing/measure_large_usage.py ROWS [PATH]
 Writes a usage CSV of ROWS rows (7 systems x 12 monthly periods x unique segments), then runs the
-large-file path (the screen, or the streaming exact path if it steps aside) and prints rows,
+large-file path (the fast pass, or the message pass where it finds a rule broken) and prints rows,
 stored aggregates, seconds and peak RSS.
 """
 

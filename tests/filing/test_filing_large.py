@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from tracker.filing.parse import parse_disclosure_file
+from tracker.filing.parse import parse_disclosure, parse_disclosure_file
 from tracker.filing.problems import DisclosureRejected
 from tracker.filing.receipts import Receipt
 from tracker.filing.service import file_disclosure
@@ -78,8 +78,14 @@ def test_a_streamed_file_that_is_not_utf8_names_the_offset(tmp_path: Path) -> No
     path = tmp_path / "usage.csv"
     path.write_bytes(b"system,period_start,period_end,output_tokens\n" + b"a,2026-01-01,2026-01-02,1\n" * 1000
                      + b"\xff\n")
-    with pytest.raises(DisclosureRejected, match=r"byte offset 26045 \(line 1002\)"):
+    with pytest.raises(DisclosureRejected) as caught:
         parse_disclosure_file(path, "usage.csv", "inference_usage", large_file_bytes=0)
+    assert [str(p) for p in caught.value.problems] == [
+        "file: text is not UTF-8: byte 0xff at byte offset 26045 (line 1002, data row 1001 when no cell spans "
+        "lines); expected UTF-8 text (in Excel: Save As 'CSV UTF-8')"]
+    with pytest.raises(DisclosureRejected) as uploaded:
+        parse_disclosure(path.read_bytes(), "usage.csv", "inference_usage")
+    assert uploaded.value.problems == caught.value.problems
 
 
 def test_filing_a_large_file_stores_the_aggregate_atomically(engine: Engine,

@@ -18,15 +18,17 @@ from typing import Any
 
 import polars as pl
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from tracker.catalog.accelerators import load_catalog
 from tracker.filing import large, screen
+from tracker.filing.header import conform
 from tracker.filing.kinds import INFERENCE_USAGE
 from tracker.filing.parse import parse_disclosure, parse_disclosure_file
 from tracker.filing.problems import DisclosureRejected
+from tracker.filing.validate import repeated_hashes
 
 KIND = "inference_usage"
 HEADER = ["system", "version", "period_start", "period_end", "input_tokens", "output_tokens", "requests",
@@ -84,14 +86,19 @@ def assert_same(got: Outcome, expected: Outcome) -> None:
 
 
 def screen_of(path: Path) -> screen.Screened | None:
-    """The screen's verdict (None: the exact path decides; so are header problems, as parse.py does)."""
+    """What the fast pass vouches for on the typed read (None: the message pass decides, over the
+    suspect rows or the whole file; so it does on header problems)."""
     try:
         if path.suffix == ".csv":
-            return screen.screen_usage(large.scan_csv(path, INFERENCE_USAGE, typed=True), load_catalog(),
-                                       single_read=True)
-        return screen.screen_usage(large.scan_parquet(path, INFERENCE_USAGE, typed=True), load_catalog())
+            header = large.csv_header(large.head(path))
+            lf = large.scan_csv(path, header, INFERENCE_USAGE, typed=True)
+        else:
+            header, lf = large.scan_parquet(path, typed=True)
+        mapped = conform(header, lf, INFERENCE_USAGE)
     except DisclosureRejected:
         return None
+    verdict = None if mapped.problems else screen.screen_usage(mapped.frame, load_catalog())
+    return verdict if isinstance(verdict, screen.Screened) else None  # suspects: the message pass decides
 
 
 # --- files the screen vouches for ---------------------------------------------------------------
@@ -234,32 +241,13 @@ def test_a_repeat_across_accelerators_and_spellings_of_a_segment_is_not_vouched_
         assert with_screen == exact and exact[0] == "rejected"
 
 
-_SEGMENT_TEXT = st.text(st.sampled_from(["a", "-", "\u00e9", "\u6771", "\x7f", "\x00", " ", "\t", "\n", "\x1f",
-                                         "\x85", "\u00a0", "\u1680", "\u2000", "\u200a", "\u2028", "\u202f",
-                                         "\u205f", "\u3000", "\ufeff", "\U0001f600"]), max_size=4)
-
-
-@settings(max_examples=300, deadline=None)
-@given(segments=st.lists(st.one_of(st.none(), _SEGMENT_TEXT), min_size=1, max_size=20))
-def test_a_segment_not_flagged_as_padded_is_its_own_stripped_text(segments: list[str | None]) -> None:
-    frame = pl.DataFrame({"segment": segments}, schema={"segment": pl.String}).with_columns(
-        padded=screen.segment_may_be_padded(), stripped=pl.col("segment").str.strip_chars().fill_null(""))
-    kept = frame.filter(~pl.col("padded"))
-    assert kept.get_column("segment").fill_null("").to_list() == kept.get_column("stripped").to_list()
-    assert frame.filter(pl.col("segment").fill_null("") != pl.col("stripped")).get_column("padded").all()
-
-
-@pytest.mark.parametrize(("threads", "by_range"), [(2, False), (1, True), (2, True), (3, True), (8, True)])
-def test_repeats_are_found_in_every_range_of_hashes(monkeypatch: pytest.MonkeyPatch, threads: int,
-                                                    by_range: bool) -> None:
-    monkeypatch.setattr(pl, "thread_pool_size", lambda: threads)
-    edges = [0, 1, 2**62, 2**63 - 1, 2**63, 2**63 + 1, 3 * 2**62, 2**64 - 2, 2**64 - 1]
-    distinct = pl.Series("h", edges, dtype=pl.UInt64)
-    assert not screen._has_repeats(distinct, by_range=by_range)
-    assert not screen._has_repeats(distinct.head(1), by_range=by_range)
-    assert not screen._has_repeats(distinct.clear(), by_range=by_range)
-    for value in edges:
-        assert screen._has_repeats(pl.concat([distinct, pl.Series("h", [value], dtype=pl.UInt64)]), by_range=by_range)
+@pytest.mark.parametrize("hashes", [[], [7], [0, 1, 2**63, 2**64 - 1]])
+def test_repeated_hashes_are_found_at_every_value(hashes: list[int]) -> None:
+    distinct = pl.Series("h", hashes, dtype=pl.UInt64)
+    assert repeated_hashes(distinct).is_empty()
+    for value in hashes:
+        again = pl.concat([distinct, pl.Series("h", [value], dtype=pl.UInt64)])
+        assert repeated_hashes(again).to_list() == [value]
 
 
 # --- files the screen steps aside for -------------------------------------------------------------
@@ -360,13 +348,16 @@ def test_bytes_that_are_not_utf8_anywhere_are_named_by_offset(tmp_path: Path, co
     assert screen_of(path) is None
     with_screen, exact = screened_and_exact(path)
     assert with_screen == exact
-    assert exact[0] == "rejected" and "text is not UTF-8: byte at byte offset" in exact[1][0]
+    assert exact[0] == "rejected" and "text is not UTF-8: byte 0xff at byte offset" in exact[1][0]
 
 
-def test_a_malformed_line_is_the_exact_paths_message(tmp_path: Path) -> None:
+def test_a_malformed_line_is_worded_as_for_an_upload(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "usage.csv", [*clean_rows(), [*clean_rows()[0], "extra"]])
     with_screen, exact = screened_and_exact(path)
-    assert with_screen == exact and "cannot parse as CSV" in exact[1][0]
+    uploaded = outcome(lambda: parse_disclosure(path.read_bytes(), path.name, KIND))
+    assert with_screen == exact == uploaded
+    assert exact[1] == ["row 41: has 13 fields; expected 12 like the header (a missing delimiter or an unclosed "
+                        "quote?)"]
 
 
 # --- any table of tricky cells: the same outcome both ways -----------------------------------------
@@ -402,3 +393,74 @@ def test_any_table_of_tricky_cells_has_one_outcome_both_ways(tmp_path: Path, row
     text.write_parquet(tmp_path / "usage.parquet")
     with_screen, exact = screened_and_exact(tmp_path / "usage.parquet")
     assert_same(with_screen, exact)
+
+
+# --- the same verdict at every size, from bytes and from a path --------------------------------------
+
+def _not_utf8(rows: list[list[str]]) -> None:
+    rows[30][0] += "\udcff"  # written as the raw byte 0xff
+
+
+def _bad_cell(column: str, cell: str) -> Callable[[list[list[str]]], None]:
+    def change(rows: list[list[str]]) -> None:
+        rows[6][HEADER.index(column)] = cell
+        rows[6][8] = rows[6][8] or "H100"  # row 7's hours need an accelerator, or that is the problem
+    return change
+
+
+SIZE_CASES: dict[str, Callable[[list[list[str]]], None]] = {
+    "clean": lambda r: None,
+    **{f"{column}={cell!r}": _bad_cell(column, cell) for column, cell in BAD_CELLS},
+    **{f"{name}": change for name, change in ROW_CASES.items()},
+    "a malformed line": lambda r: r.append([*clean_rows()[0], "extra"]),
+    "not UTF-8": _not_utf8,
+}
+
+
+def _content(rows: list[list[str]]) -> bytes:
+    text = io.StringIO()
+    csv.writer(text, lineterminator="\n").writerows([HEADER, *rows])
+    return text.getvalue().encode("utf-8", errors="surrogateescape")
+
+
+def _padding(n: int) -> list[list[str]]:
+    """Clean rows after the case's own: the same systems and periods, segments of their own."""
+    return [[*row[:11], f"pad-{i}"] for i, row in enumerate(clean_rows(n))]
+
+
+def _verdict(result: Outcome) -> Outcome:
+    return result if result[0] == "rejected" else result[:2]  # padding adds records, nothing else
+
+
+def _every_case(test: Callable[..., None]) -> Callable[..., None]:
+    """Each case once, with a padding and routes that vary from case to case, before random draws."""
+    for i, case in enumerate(SIZE_CASES):
+        test = example(case=case, pad=i % 60 + 1, small_path=i % 2 == 0, padded_path=i % 3 == 0)(test)
+    return test
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                 HealthCheck.function_scoped_fixture])
+@given(case=st.sampled_from(list(SIZE_CASES)), pad=st.integers(min_value=1, max_value=60),
+       small_path=st.booleans(), padded_path=st.booleans())
+@_every_case
+def test_every_case_has_one_verdict_small_and_padded_past_the_threshold(
+        tmp_path: Path, case: str, pad: int, small_path: bool, padded_path: bool) -> None:
+    """A small file read in memory and the same file padded past the large-file threshold (streamed),
+    each through bytes or a path: the same problems, or both accepted."""
+    rows = clean_rows()
+    SIZE_CASES[case](rows)
+    small = _content(rows)
+    padded = small + _content(_padding(pad)).split(b"\n", 1)[1]
+    threshold = len(small)  # the small file is read in memory, the padded one past it is streamed
+    verdicts = [_verdict(_filed(tmp_path, content, from_path, threshold))
+                for content, from_path in ((small, small_path), (padded, padded_path))]
+    assert verdicts[0] == verdicts[1]
+
+
+def _filed(tmp_path: Path, content: bytes, from_path: bool, threshold: int) -> Outcome:
+    path = tmp_path / "usage.csv"
+    path.write_bytes(content)
+    if from_path:
+        return outcome(lambda: parse_disclosure_file(path, path.name, KIND, large_file_bytes=threshold))
+    return outcome(lambda: parse_disclosure(content, path.name, KIND, large_file_bytes=threshold))

@@ -152,10 +152,11 @@ def test_tc260_tiers_are_multiples_of_the_regulator_threshold_and_a_declared_sec
         == result.flags.height - 5
 
 
-def test_without_a_regulator_threshold_tc260_is_unknown_and_ungraded() -> None:
+def test_without_a_regulator_threshold_tc260_gets_no_flag_and_says_why_once() -> None:
     result = evaluate(systems(system("huge", 2e26)), REGIMES, AS_OF)
-    tc = flag(result, "huge", TC260)
-    assert tc["status"] == "unknown" and tc["tier"] is None and "regulator" in tc["reason"]
+    assert result.flags.filter(pl.col("regime_id").cast(pl.String) == TC260).height == 0
+    regime = next(r for r in REGIMES if r.id == TC260)
+    assert regime.unknown_reason is not None and "regulator" in regime.unknown_reason
 
 
 def test_absolute_bands_and_domains_on_a_custom_regime() -> None:

@@ -225,13 +225,20 @@ def test_training_run_rule_reads_the_largest_single_run() -> None:
     assert bis["alerts_enabled"] is False  # proposed rule: informational only
 
 
-def test_metrics_the_tracker_does_not_hold_are_unknown_with_a_reason() -> None:
-    result = evaluate(systems(system("frontier", 3e26)), REGIMES, AS_OF)
-    revenue = flag(result, "frontier", "us-ca-sb53-large-frontier-developer")
-    assert revenue["status"] == "unknown" and "revenue_usd_annual" in revenue["reason"]
-    tc260 = flag(result, "frontier", "cn-tc260-registration")
-    assert tc260["status"] == "unknown" and "regulator" in tc260["reason"]
+def test_regimes_the_tracker_cannot_assess_get_no_flag_rows() -> None:
+    result = evaluate(systems(system("frontier", 3e26), system("no-estimate", None)), REGIMES, AS_OF)
+    evaluated = set(result.flags.get_column("regime_id").cast(pl.String).unique())
+    unassessable = {r.id for r in REGIMES if r.unknown_reason is not None and r.phase_on(AS_OF) != "inactive"}
+    assert {"us-ca-sb53-large-frontier-developer", "cn-tc260-registration"} <= unassessable
+    assert not evaluated & unassessable
+    # The reason is the regime's, said once: what the pages show for it.
+    by_id = {r.id: r for r in REGIMES}
+    assert "revenue_usd_annual" in str(by_id["us-ca-sb53-large-frontier-developer"].unknown_reason)
+    assert "regulator" in str(by_id["cn-tc260-registration"].unknown_reason)
     assert flag(result, "frontier", "us-ca-sb53-frontier-model")["status"] == "above"
+    # A held metric without an estimate is still flagged unknown, per system, with why.
+    missing = flag(result, "no-estimate", "us-ca-sb53-frontier-model")
+    assert missing["status"] == "unknown" and "no estimate" in missing["reason"]
 
 
 def test_tc260_uses_a_regulator_threshold_once_configured(tmp_path: Path) -> None:
@@ -475,8 +482,10 @@ def test_cluster_regimes_evaluate_the_clusters_frame() -> None:
 def test_transitions_are_emitted_only_on_change() -> None:
     frame = systems(system("llama-3.1-405b", 3.8e25, 2.9e25, 4.9e25), system("small", 1e24))
     first = evaluate(frame, REGIMES, AS_OF)
-    assert first.transitions.height == first.flags.height  # everything is new
-    assert first.transitions.get_column("old_status").null_count() == first.transitions.height
+    # A first evaluation is one event per subject, with its highest status, not one per pair.
+    assert first.transitions.is_empty()
+    assert sorted(first.first_evaluated.select("subject_key", pl.col("status").cast(pl.String), "changed_on").rows()) \
+        == [("llama-3.1-405b", "above", AS_OF), ("small", "above", AS_OF)]
 
     same = evaluate(frame, REGIMES, AS_OF + timedelta(days=1), previous_flags=previous(first.flags))
     assert same.transitions.is_empty()
@@ -489,6 +498,23 @@ def test_transitions_are_emitted_only_on_change() -> None:
     )
     rows = changed.transitions.select("subject_key", "regime_id", "old_status", "new_status").rows()
     assert rows == [("small", "eu-aia-gpaisr-presumption", "below", "likely_above")]
+    assert same.first_evaluated.is_empty() and changed.first_evaluated.is_empty()
+
+
+def test_a_new_subject_among_evaluated_ones_gets_one_first_event_and_new_pairs_are_transitions() -> None:
+    first = evaluate(systems(system("old", 2e25)), REGIMES, AS_OF)
+    # One stored pair lost (as when a regime is added): it comes back as a transition from nothing.
+    stored = previous(first.flags).filter(pl.col("regime_id") != "eu-aia-gpaisr-presumption")
+    later = evaluate(systems(system("old", 2e25), system("new", 3e26)), REGIMES, AS_OF + timedelta(days=1),
+                     previous_flags=stored)
+    assert later.first_evaluated.select("subject_key", pl.col("status").cast(pl.String)).rows() == [("new", "above")]
+    assert later.transitions.select("subject_key", "regime_id", "old_status", "new_status").rows() == [
+        ("old", "eu-aia-gpaisr-presumption", None, "above")]
+    # Stored flags of any regime make a subject known, even of a regime no longer evaluated.
+    elsewhere = pl.DataFrame({"subject_key": ["new"], "regime_id": ["rescinded-regime"], "status": ["below"]})
+    again = evaluate(systems(system("new", 3e26)), REGIMES, AS_OF, previous_flags=elsewhere)
+    assert again.first_evaluated.is_empty()
+    assert again.transitions.height == again.flags.height
 
 
 def test_first_flagged_date_is_kept_while_flagged_and_cleared_when_it_drops() -> None:
@@ -544,6 +570,7 @@ def test_empty_inputs_give_empty_frames_with_the_documented_columns() -> None:
         "new_projected",
         "changed_on",
     ]
+    assert result.first_evaluated.columns == ["subject_key", "status", "changed_on"]
 
 
 def test_duplicate_system_keys_are_refused() -> None:
@@ -552,11 +579,13 @@ def test_duplicate_system_keys_are_refused() -> None:
 
 
 def test_output_dtypes_follow_the_published_schemas() -> None:
-    from tracker.regimes.evaluate import FLAG_SCHEMA, TRANSITION_SCHEMA
+    from tracker.regimes.evaluate import FIRST_EVALUATED_SCHEMA, FLAG_SCHEMA, TRANSITION_SCHEMA
 
     result = evaluate(systems(system("s", 2e25)), REGIMES, AS_OF)
     assert dict(result.flags.schema) == FLAG_SCHEMA
-    assert dict(result.transitions.schema) == TRANSITION_SCHEMA
+    later = evaluate(systems(system("s", 2e26)), REGIMES, AS_OF, previous_flags=previous(result.flags))
+    assert dict(later.transitions.schema) == TRANSITION_SCHEMA and later.transitions.height > 0
+    assert dict(result.first_evaluated.schema) == FIRST_EVALUATED_SCHEMA
     assert set(result.flags.get_column("status").unique()) <= {
         "above", "likely_above", "likely_below", "below", "unknown",
     }

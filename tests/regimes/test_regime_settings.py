@@ -57,7 +57,8 @@ def tc260_flag(engine: Engine, system_id: int) -> Flag:
 def test_a_set_threshold_is_used_by_the_next_evaluation_and_audited(engine: Engine, settings_env: object) -> None:
     system_id = llama(engine)
     run_evaluation(engine, AS_OF, actor="test")
-    assert tc260_flag(engine, system_id).status == "unknown"
+    with Session(engine) as session:  # without a threshold the regime cannot be assessed: no flag row
+        assert session.exec(select(Flag).where(Flag.subject_id == system_id, Flag.regime_id == TC260)).first() is None
     with Session(engine) as session:
         record_setting(session, default_regimes(), regime_id=TC260, metric="training_flop", threshold="10^25",
                        reason="frontier systems register", set_by="regulator-1")
@@ -193,7 +194,7 @@ def test_cli_sets_and_lists_thresholds(engine: Engine, settings_env: Path) -> No
     done = runner.invoke(app, ["regimes", "set-threshold", TC260, "--metric", "inference_flop_30d", "--threshold",
                                "1 × 10²⁴", "--reason", "reasoning capacity", "--by", "ops"])
     assert done.exit_code == 0, done.output
-    assert "cn-tc260-registration: inference_flop_30d >= 1.0 × 10^24 FLOP" in done.output
+    assert "cn-tc260-registration: inference_flop_30d ≥ 1.0 × 10²⁴ FLOP" in done.output
     refused = runner.invoke(app, ["regimes", "set-threshold", "eu-aia-gpaisr-presumption", "--metric",
                                   "training_flop", "--threshold", "1e20", "--reason", "r", "--by", "ops"])
     assert refused.exit_code == 1

@@ -143,3 +143,40 @@ def test_a_reported_figure_far_from_the_estimate_opens_one_discrepancy(engine: E
         assert found.detected_at is not None
         alerts = session.exec(select(Alert).where(Alert.kind == "discrepancy")).all()
         assert [a.idempotency_key for a in alerts] == [f"discrepancy:{found.id}"]
+
+
+def test_a_first_evaluation_is_one_event_per_system_and_later_changes_are_transitions(
+    engine: Engine, llama: int, settings_env: object
+) -> None:
+    from tracker.regimes.load import load_regimes
+
+    first = run_evaluation(engine, AS_OF, actor="test")
+    unassessable = sorted(r.id for r in load_regimes() if r.unknown_reason is not None)
+    with Session(engine) as session:
+        events = session.exec(select(FlagEvent)).all()
+        assert [(e.kind, e.subject_id, e.regime_id, e.old_status, e.new_status) for e in events] == [
+            ("first_evaluated", llama, None, None, "above")]
+        assert first.transitions == 1
+        stored = {f.regime_id for f in session.exec(select(Flag).where(Flag.subject_id == llama)).all()}
+        assert "eu-aia-gpaisr-presumption" in stored and not stored & set(unassessable)
+        # The crossing still raises its alert and its audit entry, as a change from nothing.
+        alert = session.exec(select(Alert).where(Alert.regime_id == "eu-aia-gpaisr-presumption",
+                                                 Alert.kind == "flag_change")).one()
+        assert '"previous_status":null' in alert.payload_json
+        assert audit.verify(session).ok
+        # As stored before: an unknown flag of a regime the tracker cannot assess, and an EU flag
+        # whose status differs from what the next evaluation computes.
+        session.add(Flag(subject_id=llama, regime_id=unassessable[0], status="unknown", reason="needs revenue"))
+        eu = session.exec(select(Flag).where(Flag.subject_id == llama,
+                                             Flag.regime_id == "eu-aia-gpaisr-presumption")).one()
+        eu.status = "likely_below"
+        session.add(eu)
+        session.commit()
+    later = run_evaluation(engine, AS_OF, actor="test")
+    with Session(engine) as session:
+        events = session.exec(select(FlagEvent).order_by(FlagEvent.id)).all()  # type: ignore[arg-type]
+        stored = {f.regime_id for f in session.exec(select(Flag).where(Flag.subject_id == llama)).all()}
+    assert later.transitions == 1 and len(events) == 2
+    assert (events[1].kind, events[1].regime_id, events[1].old_status, events[1].new_status) == (
+        "transition", "eu-aia-gpaisr-presumption", "likely_below", "above")
+    assert not stored & set(unassessable)

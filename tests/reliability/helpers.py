@@ -136,7 +136,7 @@ def sign_in(http: requests.Session, base: str, username: str, password: str = PA
     token = csrf_token(http, base)
     return http.post(f"{base}/login", data={"username": username, "password": password, "csrf_token": token,
                                             "next": "/"}, headers={"Origin": base}, allow_redirects=False,
-                     timeout=30)
+                     timeout=120)  # fifty clients signing in at once queue for the password hash
 
 
 def callback_body(output: str, inputs: list[Any], state: list[Any] | None = None,

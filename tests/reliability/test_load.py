@@ -256,7 +256,8 @@ def test_fifty_clients_file_and_browse_without_errors_or_duplicates(engine: Engi
     assert scalar(engine, f"SELECT count(DISTINCT f.accession) FROM {load}") == len(accepted)
     assert scalar(engine, "SELECT count(*) FROM filing WHERE status = 'accepted' AND provider_id NOT IN "
                           "(SELECT id FROM provider WHERE slug LIKE 'load-%')") == 0
-    for hostile in attackers:  # refused or turned away while busy; never a 500, never a dropped connection
+    for hostile in attackers:  # refused, turned away while busy, or (large) queued for a worker; never a
+        # 500, never a dropped connection. No worker runs here: a queued one is never filed (checked above).
         assert not hostile.failures, (hostile.filename, hostile.failures[:3])
-        assert hostile.statuses and set(hostile.statuses) <= {400, 413, 503}, (hostile.filename, hostile.statuses)
+        assert hostile.statuses and set(hostile.statuses) <= {202, 400, 413, 503}, (hostile.filename, hostile.statuses)
     assert len(accepted) >= CLIENTS  # every client filed at least once

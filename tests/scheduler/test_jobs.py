@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
+import time
 import types
 from datetime import date
+from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
 
 from tracker.config import Settings
 from tracker.scheduler import jobs
 from tracker.scheduler.main import DAILY_MISFIRE_GRACE_S, Options, build_scheduler
+from tracker.store.models import Estimate, Filing, FilingJob
+
+RUNS = (b"system,run_id,accelerator,accelerator_count,training_hours,precision\n"
+        b"acme-lm,r1,H100-SXM,1024,720,bf16\n")
 
 
 def test_every_job_has_an_explicit_id_one_instance_and_a_grace_time(engine: Engine, db_url: str) -> None:
@@ -20,7 +28,7 @@ def test_every_job_has_an_explicit_id_one_instance_and_a_grace_time(engine: Engi
     scheduler, _executor = build_scheduler(engine, settings, Options())
     found = {job.id: job for job in scheduler.get_jobs()}
     assert set(found) == {"public-refresh", "inbox-poll", "evaluate", "deadline-reminders",
-                          "alerts-dispatch", "audit-checkpoint"}
+                          "alerts-dispatch", "audit-checkpoint", "partition-maintenance"}
     for job in found.values():
         assert job.coalesce is True and job.max_instances == 1
         assert job.func_ref.startswith("tracker.scheduler.jobs:")
@@ -57,31 +65,47 @@ def test_a_missing_module_skips_the_job(monkeypatch: pytest.MonkeyPatch,
     assert "job inbox-poll skipped" in caplog.text
 
 
-def test_an_accepted_filing_triggers_evaluation(monkeypatch: pytest.MonkeyPatch) -> None:
-    import tracker.registry.pipeline as pipeline
+def test_the_inbox_poll_queues_each_ready_file_once_and_a_worker_files_and_evaluates_it(
+        settings_env: Path, engine: Engine) -> None:
+    from tracker.config import get_settings
+    from tracker.worker.runner import Worker
 
-    calls: list[tuple[date, str]] = []
-    inbox = types.ModuleType("tracker.filing.inbox")
-    accepted = types.SimpleNamespace(outcome=types.SimpleNamespace(status="accepted", duplicate=False))
-    duplicate = types.SimpleNamespace(outcome=types.SimpleNamespace(status="accepted", duplicate=True))
-    rejected = types.SimpleNamespace(outcome=types.SimpleNamespace(status="rejected"))
-    ages: list[float] = []
-    inbox.MIN_AGE_S = 2.0  # type: ignore[attr-defined]
-    inbox.poll_inbox = lambda engine, settings, min_age_s: ages.append(min_age_s) or [rejected, accepted]  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "tracker.filing.inbox", inbox)
-    # Only what the filings changed is evaluated (the pipeline decides when that must be everything).
-    monkeypatch.setattr(pipeline, "evaluate_after_filings",
-                        lambda engine, as_of, actor: calls.append((as_of, actor)))
-    monkeypatch.setattr(pipeline, "run_evaluation", lambda *_a, **_k: pytest.fail("whole registry evaluated"))
-    dispatched: list[bool] = []
-    monkeypatch.setattr(jobs, "dispatch_alerts", lambda: dispatched.append(True))
+    folder = settings_env / "inbox" / "acme" / "training_runs"
+    folder.mkdir(parents=True)
+    (folder / "runs.csv").write_bytes(RUNS)
+    os.utime(folder / "runs.csv", (time.time() - 120, time.time() - 120))
     jobs.poll_inbox()
-    assert [actor for _, actor in calls] == ["scheduler:inbox"]
-    assert dispatched == [True]  # the filing's alerts go out at once
-    assert ages == [2.0]  # the default 60 s poll keeps the full settling time
+    jobs.poll_inbox()  # the file is still in the inbox, but already queued
+    with Session(engine) as session:
+        queued = session.exec(select(FilingJob)).all()
+        assert [(j.job_type, j.status, Path(j.spool_path or "").name) for j in queued] == [
+            ("inbox", "queued", "runs.csv")]
+        assert session.exec(select(Filing)).all() == []  # the leader only queues
+    assert Worker(get_settings()).run(until_idle=True) == 2  # the filing, then the evaluation it queued
+    assert not (folder / "runs.csv").exists()
+    with Session(engine) as session:
+        (filing,) = session.exec(select(Filing)).all()
+        done = {j.job_type: (j.status, j.accession) for j in session.exec(select(FilingJob)).all()}
+        assert done == {"inbox": ("done", filing.accession), "evaluation": ("done", None)}
+        assert session.exec(select(Estimate)).first() is not None  # evaluated without the nightly run
+    assert (settings_env / "archive" / "acme" / "training_runs" / f"{filing.accession}__runs.csv").is_file()
 
-    calls.clear()
-    inbox.poll_inbox = lambda engine, settings, min_age_s: [rejected, duplicate]  # type: ignore[attr-defined]
-    jobs.poll_inbox()
-    assert calls == []
-    assert dispatched == [True, True]  # a rejection raises an alert too
+
+def test_partition_upkeep_runs_daily_and_skips_without_its_module(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, engine: Engine, db_url: str) -> None:
+    scheduler, _ = build_scheduler(engine, Settings(database_url=db_url), Options())
+    job = scheduler.get_job("partition-maintenance")
+    assert job.func_ref == "tracker.scheduler.jobs:maintain_partitions" and job.coalesce
+    assert str(job.trigger) == "cron[hour='0', minute='15']"
+    monkeypatch.setitem(sys.modules, "tracker.store.partitions", None)
+    with caplog.at_level(logging.INFO, logger="tracker.scheduler.jobs"):
+        jobs.maintain_partitions()
+    assert "job partition-maintenance skipped" in caplog.text
+    calls: list[tuple[object, object, date]] = []
+    fake = types.ModuleType("tracker.store.partitions")
+    fake.maintain = lambda e, s, today: calls.append((e, s, today)) or "2 partitions created"  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "tracker.store.partitions", fake)
+    with caplog.at_level(logging.INFO, logger="tracker.scheduler.jobs"):
+        jobs.maintain_partitions()
+    assert len(calls) == 1 and calls[0][2] == jobs._today()
+    assert "job partition-maintenance finished" in caplog.text and "2 partitions created" in caplog.text

@@ -97,7 +97,7 @@ def test_one_leader_runs_jobs_and_a_standby_takes_over(
     with engine.connect() as conn:
         ids = set(conn.execute(sa.text("SELECT id FROM apscheduler_jobs")).scalars())
     assert ids == {"public-refresh", "inbox-poll", "evaluate", "deadline-reminders",
-                   "alerts-dispatch", "audit-checkpoint"}
+                   "alerts-dispatch", "audit-checkpoint", "partition-maintenance"}
     assert alerts_log.read_text().count("\n") == 2  # each alert delivered once
 
 
@@ -109,7 +109,8 @@ def test_once_runs_every_job_one_time_and_exits(
     run = launch("once", db_url, "--once", env={"TRACKER_ALERT_LOG_PATH": str(alerts_log)}, wait=True)
     assert run.proc.returncode == 0, "\n".join(run.lines())
     assert sorted(job for _, job in run.job_starts()) == sorted(
-        ["public-refresh", "inbox-poll", "evaluate", "deadline-reminders", "alerts-dispatch", "audit-checkpoint"])
+        ["public-refresh", "inbox-poll", "evaluate", "deadline-reminders", "alerts-dispatch", "audit-checkpoint",
+         "partition-maintenance"])
     assert _delivered_ids(alerts_log) == [alert_id]
 
 

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import psutil
 import requests
 import sqlalchemy as sa
 
@@ -55,8 +56,9 @@ def test_demo_stops_on_sigterm_and_frees_the_leader_lock(tmp_path: Path) -> None
     log = tmp_path / "demo.log"
     scheduler_pid = 0
     with log.open("wb") as out:
-        demo = subprocess.Popen([sys.executable, "-m", "tracker", "demo", "--port", str(port)], cwd=ROOT, env=env,
-                                stdout=out, stderr=subprocess.STDOUT)
+        # --verbose: the demo's scheduler logs at INFO, so its pid shows on its "became leader" line.
+        demo = subprocess.Popen([sys.executable, "-m", "tracker", "demo", "--port", str(port), "--verbose"], cwd=ROOT,
+                                env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
         _wait(lambda: _up(f"http://127.0.0.1:{port}/healthz"), "the dashboard", demo, log, 180)
         _wait(lambda: "became leader" in log.read_text(errors="replace"), "the demo's scheduler leading", demo, log, 60)
@@ -77,8 +79,11 @@ def test_demo_stops_on_sigterm_and_frees_the_leader_lock(tmp_path: Path) -> None
         lock.release()
         assert not _up(f"http://127.0.0.1:{port}/healthz")
     finally:
+        # The demo's own children, found before it goes (its scheduler, even if it never logged).
+        children = [p.pid for p in psutil.Process(demo.pid).children(recursive=True)] if demo.poll() is None else []
         if demo.poll() is None:
             demo.kill()
             demo.wait(timeout=10)
-        if scheduler_pid and _pid_alive(scheduler_pid):
-            os.kill(scheduler_pid, signal.SIGKILL)  # only the child this test's demo started
+        for pid in {*children, scheduler_pid} - {0}:
+            if _pid_alive(pid):
+                os.kill(pid, signal.SIGKILL)  # only the children this test's demo started

@@ -22,6 +22,11 @@ ROWS = [
      "at": datetime(2026, 1, 1, 23, 59, 59, tzinfo=timezone(timedelta(hours=-5))), "status": "below"},
     {"name": None, "flop": float("inf"), "count": 0, "flag": None, "day": date(1999, 12, 31),
      "at": None, "status": None},
+    # On PostgreSQL the rows travel as CSV: an empty string must stay apart from NULL, and a
+    # delimiter, quote or line break inside a value must survive.
+    {"name": "", "flop": 0.1 + 0.2, "count": -1, "flag": True, "day": None, "at": None, "status": "above"},
+    {"name": 'x,"y"\nz\\N', "flop": -5e-324, "count": None, "flag": False, "day": None, "at": None,
+     "status": None},
 ]
 
 

@@ -22,7 +22,7 @@ GRID = "..systems-grid.getRowsResponse...sys-count.children.."
 OVERVIEW = "..ov-stats.children...ov-scatter.figure...ov-sample-note.children...ov-inference.children.."
 PAGES = ".._pages_content.children..._pages_store.data.."
 CUMULATIVE = 7.3e25  # rival's confidential base 7.3e25 + acme's own fine-tune 1e22, as stored by an evaluation
-SHOWN = "7.3 × 10^25"
+SHOWN = "7.3 × 10²⁵"
 
 
 def _plant(site: Site) -> int:
@@ -67,7 +67,7 @@ def test_the_system_page_shows_the_provider_only_its_own_compute(site: Site) -> 
     path = [("_pages_location", "pathname", f"/systems/{ft}"), ("_pages_location", "search", "")]
     own = callback(site.login("acme-user"), PAGES, path)
     assert own.status_code == 200 and "acme-ft" in _text(own)
-    assert SHOWN not in _text(own) and "10^25" not in _text(own).replace("1.0 × 10^25", "")
+    assert SHOWN not in _text(own) and "10²⁵" not in _text(own).replace("1.0 × 10²⁵", "")
     regulator = callback(site.login("reg"), PAGES, path)
     assert SHOWN in _text(regulator)
 

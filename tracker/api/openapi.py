@@ -43,8 +43,42 @@ _RECEIPT = {
                            "`tracker audit verify --head ID:HASH` shows it is still in the chain",
             "properties": {"id": {"type": "integer"}, "hash": {"type": "string", "pattern": "^[0-9a-f]{64}$"}},
         },
+        "evaluation": {"$ref": "#/components/schemas/Evaluation"},
     },
     "required": ["accession", "status", "sha256"],
+}
+
+_EVALUATION = {
+    "type": "object",
+    "description": "when the filing's estimates and flags appear (docs/scheduler.md, The filing queue)",
+    "properties": {
+        "state": {"type": "string", "enum": ["done", "queued", "running", "nightly", "not_needed"],
+                  "description": "done: the estimates include this filing; queued/running: an evaluation will "
+                                 "read it within expected_within_s; nightly: the 02:00 UTC run will; "
+                                 "not_needed: a rejected filing changes nothing"},
+        "expected_within_s": {"type": "integer"},
+        "expected_by": {"type": "string", "format": "date-time"},
+    },
+    "required": ["state"],
+}
+
+_QUEUED = {
+    "type": "object",
+    "description": "an upload above the queue size, filed by a worker: poll 'location' for its receipt",
+    "properties": {
+        "job": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
+        "status": {"type": "string", "enum": ["queued", "running", "done", "rejected", "failed"]},
+        "location": {"type": "string", "description": "GET it for the job's state and, once filed, the receipt"},
+        "filename": {"type": ["string", "null"]},
+        "size_bytes": {"type": ["integer", "null"]},
+        "queued_at": {"type": "string", "format": "date-time"},
+        "finished_at": {"type": ["string", "null"], "format": "date-time"},
+        "receipt": {"oneOf": [{"$ref": "#/components/schemas/Receipt"}, {"type": "null"}],
+                    "description": "the receipt (accepted) or the problems (rejected) once filed"},
+        "error": {"type": ["string", "null"], "description": "failed: nothing was filed; file it again"},
+        "evaluation": {"oneOf": [{"$ref": "#/components/schemas/Evaluation"}, {"type": "null"}]},
+    },
+    "required": ["job", "status"],
 }
 
 
@@ -239,6 +273,8 @@ def openapi_document() -> dict[str, Any]:
                 "Errors": {"type": "object", "properties": {
                     "errors": {"type": "array", "items": {"$ref": "#/components/schemas/Problem"}}}},
                 "Receipt": _RECEIPT,
+                "Evaluation": _EVALUATION,
+                "QueuedFiling": _QUEUED,
                 "PublicRegistration": _REGISTRATION,
                 "Registration": _OWN_REGISTRATION,
             },
@@ -260,6 +296,10 @@ def openapi_document() -> dict[str, Any]:
                 }}}},
                 "responses": {
                     "201": _json("Receipt", "accepted and stored"),
+                    "202": {**_json("QueuedFiling", "larger than TRACKER_QUEUE_UPLOAD_ABOVE_BYTES: queued for a "
+                                                    "worker; Location (and 'location') is where its receipt "
+                                                    "will be"),
+                            "headers": {"Location": {"schema": {"type": "string"}}}},
                     "200": _json("Receipt", "the same bytes were filed before: the original receipt"),
                     "400": _json("Receipt", "rejected: 'errors' lists every problem; nothing stored"),
                     "401": errors, "403": errors, "413": errors,
@@ -274,6 +314,13 @@ def openapi_document() -> dict[str, Any]:
                 "parameters": [{"name": "accession", "in": "path", "required": True, "schema": {"type": "string"}}],
                 "responses": {"200": _json("Receipt", "the receipt"), "401": errors,
                               "404": _json("Errors", "no such filing for this token's provider")},
+            }},
+            "/api/v1/disclosures/queue/{job}": {"get": {
+                "summary": "A queued upload: its state and, once a worker filed it, its receipt",
+                "parameters": [{"name": "job", "in": "path", "required": True,
+                                "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"}}],
+                "responses": {"200": _json("QueuedFiling", "the job; 'receipt' once filed"), "401": errors,
+                              "404": _json("Errors", "no such queued upload for this token's provider")},
             }},
             "/api/v1/register": {"get": _REGISTER_GET},
             "/api/v1/register.csv": {"get": {**_REGISTER_GET, "summary": "The public register as CSV",

@@ -17,8 +17,9 @@ from flask import Blueprint, Response, jsonify, request
 from sqlmodel import Session
 
 from tracker.api.registrations import _iso
-from tracker.api.routes import _engine
+from tracker.api.routes import _settings
 from tracker.export import to_csv
+from tracker.store.db import read_session
 from tracker.store.queries.registrations import public_register
 
 register_blueprint = Blueprint("public_register", __name__, url_prefix="/api/v1")
@@ -106,7 +107,7 @@ def _answer(fmt: str) -> tuple[Response, int]:
         offset = _int_arg("offset", 0, 0, MAX_OFFSET)
     except QueryError as exc:
         return jsonify({"errors": [{"row": None, "column": None, "message": str(exc)}]}), 400
-    with Session(_engine()) as session:
+    with read_session(_settings()) as session:  # the replica when one is configured
         rows = public_rows(session, search=search, limit=limit, offset=offset)
     if fmt == "csv":
         body = to_csv(rows, PUBLIC_COLUMNS)

@@ -3,6 +3,10 @@
 Thin by design: authentication, size limits and HTTP status codes live here; every rule about
 the file lives in tracker.filing.service, which the CLI and inbox call too. A receipt of another
 provider answers 404, not 403, so a token cannot probe which accession numbers exist.
+
+An upload above ``TRACKER_QUEUE_UPLOAD_ABOVE_BYTES`` is not parsed here: it is spooled and queued
+for a worker (``tracker.worker``) and answered 202 with where its receipt will be. Every receipt
+says when the filing's estimates appear (``evaluation``); an accepted filing queues the evaluation.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from tracker.api.catalog import accelerator_catalog
 from tracker.api.openapi import openapi_document
 from tracker.auth.tokens import authenticate_token
 from tracker.config import Settings, get_settings
@@ -26,8 +31,11 @@ from tracker.filing.service import file_disclosure
 from tracker.store.db import get_engine
 from tracker.store.models import Filing, Provider
 from tracker.web.api_errors import error_body
+from tracker.worker.queue import enqueue_evaluation, enqueue_upload
+from tracker.worker.status import filing_evaluation, job_view
 
 api_blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
+api_blueprint.add_url_rule("/accelerators", view_func=accelerator_catalog)  # public: no token
 ENGINE_KEY = "tracker_engine"
 
 
@@ -120,6 +128,8 @@ def post_disclosure() -> tuple[Response, int]:
                                f" a minute per token, {_settings().provider_filing_burst} at once and "
                                f"{_settings().provider_filings_per_minute:g} a minute per provider)", seconds)
     filename = upload.filename or "upload"
+    if len(content) > _settings().queue_upload_above_bytes:
+        return _queued(content, filename, caller)
     slots = parse_slots(_settings().max_concurrent_parses)
     with slots.held() if needs_slot(content, filename) else nullcontext(True) as admitted:
         if not admitted:
@@ -130,12 +140,52 @@ def post_disclosure() -> tuple[Response, int]:
             kind=request.form.get("kind") or None, provider_slug=caller.provider_slug, filed_by=caller.label,
             channel="api", create_provider=False,
         )
-    body = outcome.to_dict()
+    if isinstance(outcome, Receipt) and not outcome.duplicate:
+        enqueue_evaluation(_engine(), _settings())  # a worker evaluates it and sends its alerts
+    body = _with_evaluation(outcome.to_dict(), caller)
     if isinstance(outcome, Receipt):
         response = jsonify(body)
         response.headers["Location"] = f"{api_blueprint.url_prefix}/disclosures/{outcome.accession}"
         return response, 200 if outcome.duplicate else 201
     return jsonify(body), 400
+
+
+def _with_evaluation(body: dict[str, Any], caller: Caller) -> dict[str, Any]:
+    with Session(_engine()) as session:
+        state = filing_evaluation(session, _settings(), body.get("accession"), caller.provider_id)
+    return {**body, "evaluation": state or {"state": "not_needed"}}
+
+
+def _queued(content: bytes, filename: str, caller: Caller) -> tuple[Response, int]:
+    """202: spooled and queued; the client polls the job's location for the receipt."""
+    queued = enqueue_upload(_engine(), _settings(), content=content, filename=filename,
+                            kind=request.form.get("kind") or None, provider_id=caller.provider_id,
+                            provider_slug=caller.provider_slug, filed_by=caller.label, channel="api")
+    location = f"{api_blueprint.url_prefix}/disclosures/queue/{queued.public_id}"
+    response = jsonify({"job": queued.public_id, "status": "queued", "location": location,
+                        "filename": filename, "size_bytes": len(content), "receipt": None,
+                        "evaluation": {"state": "queued",
+                                       "expected_within_s": _settings().evaluation_expected_within_s}})
+    response.headers["Location"] = location
+    response.headers["Retry-After"] = "1"
+    return response, 202
+
+
+@api_blueprint.get("/disclosures/queue/<job>")
+def get_queued(job: str) -> tuple[Response, int]:
+    caller = _caller()
+    if caller is None:
+        return _error(401, "missing, unknown or revoked bearer token")
+    with Session(_engine()) as session:
+        view = job_view(session, _settings(), job[:64], caller.provider_id)
+    if view is None:
+        return _error(404, f"no queued upload {job[:40]!r} for this provider")
+    response = jsonify({**view, "location": f"{api_blueprint.url_prefix}/disclosures/queue/{view['job']}"})
+    if view["status"] in ("queued", "running"):
+        response.headers["Retry-After"] = "1"
+    elif view["receipt"] and view["receipt"].get("accession"):
+        response.headers["Location"] = f"{api_blueprint.url_prefix}/disclosures/{view['receipt']['accession']}"
+    return response, 200
 
 
 @api_blueprint.get("/disclosures/<accession>")
@@ -147,7 +197,8 @@ def get_disclosure(accession: str) -> tuple[Response, int]:
         filing = session.exec(select(Filing).where(Filing.accession == accession)).first()
         if filing is None or filing.provider_id != caller.provider_id:
             return _error(404, f"no filing {accession[:40]!r} for this provider")
-        return jsonify(outcome_of(filing, caller.provider_slug, session=session).to_dict()), 200
+        body = outcome_of(filing, caller.provider_slug, session=session).to_dict()
+    return jsonify(_with_evaluation(body, caller)), 200
 
 
 @api_blueprint.post("/systems/publish")

@@ -29,8 +29,10 @@ class ExportFormat(StrEnum):
 
 @audit_app.command("verify")
 def verify(
-    heads: list[str] = typer.Option([], "--head", help="an audit head ID:HASH from a receipt (repeatable)"),
-    receipts: list[Path] = typer.Option([], "--receipt", help="a receipt as JSON (its audit_head; repeatable)"),
+    heads: list[str] = typer.Option([], "--head", metavar="ID:HASH", show_default=False,
+                                    help="an audit head from a receipt (repeatable)"),
+    receipts: list[Path] = typer.Option([], "--receipt", metavar="FILE", show_default=False,
+                                        help="a receipt as JSON (its audit_head; repeatable)"),
 ) -> None:
     """Check the chain, its checkpoints (database and file), that every filing, token, account,
     registration event and certificate has its audit entry, and the heads given; exit 1 naming
@@ -96,10 +98,10 @@ def _day_start(value: str | None, option: str) -> datetime | None:
 
 @audit_app.command("export")
 def export(
-    fmt: ExportFormat = typer.Option(ExportFormat.jsonl, "--format", help="csv or jsonl"),
-    since: str = typer.Option(None, "--from", help="first day included (YYYY-MM-DD, UTC)"),
-    until: str = typer.Option(None, "--to", help="first day excluded (YYYY-MM-DD, UTC)"),
-    output: Path = typer.Option(None, "--output", "-o", help="file to write; default standard output"),
+    fmt: ExportFormat = typer.Option(ExportFormat.jsonl, "--format", help="csv, or jsonl (one object a line)"),
+    since: str = typer.Option(None, "--from", metavar="DATE", help="first day included (YYYY-MM-DD, UTC)"),
+    until: str = typer.Option(None, "--to", metavar="DATE", help="first day excluded (YYYY-MM-DD, UTC)"),
+    output: Path = typer.Option(None, "--output", "-o", metavar="FILE", help="file to write; default: standard output"),
 ) -> None:
     """Write the audit entries of a date range as CSV or JSON lines."""
     start, end = _day_start(since, "--from"), _day_start(until, "--to")

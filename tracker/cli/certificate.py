@@ -11,8 +11,6 @@ from typing import Any
 import sqlalchemy as sa
 import typer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from rich.console import Console
-from rich.table import Table
 from sqlmodel import Session
 
 from tracker.cli.errors import fail
@@ -65,8 +63,8 @@ def _read(path: Path, what: str) -> bytes:
 
 @certificate_app.command("show")
 def show(
-    number: str = typer.Argument(..., help="registration number, CTR-YYYY-NNNNNN"),
-    out: Path | None = typer.Option(None, "--out", help="write the certificate to this file"),
+    number: str = typer.Argument(..., metavar="NUMBER", help="registration number, CTR-YYYY-NNNNNN"),
+    out: Path | None = typer.Option(None, "--out", metavar="FILE", help="write the certificate to this file"),
 ) -> None:
     """The current signed certificate of a registration number, as JSON."""
     if not is_registration_number(number):
@@ -101,9 +99,10 @@ def _offline_keys(path: Path) -> dict[str, Ed25519PublicKey]:
 
 @certificate_app.command("verify")
 def verify(
-    file: Path = typer.Argument(..., help="the certificate JSON file"),
+    file: Path = typer.Argument(..., metavar="FILE", help="the certificate JSON file"),
     public_key: Path | None = typer.Option(
-        None, "--public-key", help="verify offline with this public key (PEM, base64, or the keys endpoint's JSON)"),
+        None, "--public-key", metavar="FILE",
+        help="verify offline with this public key (PEM, base64, or the keys endpoint's JSON)"),
 ) -> None:
     """Exit 0 and print 'valid', or exit 1 with the reason: signature, unknown key, revoked, superseded."""
     data = _read(file, "certificate file")
@@ -129,7 +128,8 @@ def verify(
 
 
 @keys_app.command("list")
-def keys_list(fmt_: Format = typer.Option(Format.table, "--format", help="json or table")) -> None:
+def keys_list(fmt_: Format = typer.Option(Format.table, "--format",
+                                          help="output: a table to read, or JSON for scripts")) -> None:
     """Every published public key; retired keys still verify the certificates they signed."""
     with Session(get_engine()) as session:
         rows: list[dict[str, str]] = [
@@ -138,16 +138,19 @@ def keys_list(fmt_: Format = typer.Option(Format.table, "--format", help="json o
     if fmt_ is Format.json:
         typer.echo(json.dumps({"keys": [{**row, "retired_at": row["retired_at"] or None} for row in rows]}, indent=2))
         return
-    table = Table(title="Certificate-signing keys")
-    for name in ("key id", "algorithm", "created (UTC)", "retired (UTC)"):
-        table.add_column(name)
-    for row in rows:
-        table.add_row(row["key_id"], row["algorithm"], row["created_at"][:19], row["retired_at"][:19])
-    Console().print(table)
+    from tracker.cli.tables import Column, print_table
+    from tracker.units import format_datetime
+
+    print_table("Certificate-signing keys", [
+        Column("Key id", figure=True), Column("Algorithm"), Column("Created", figure=True),
+        Column("Retired", figure=True)], [
+        [row["key_id"], row["algorithm"], format_datetime(row["created_at"]),
+         format_datetime(row["retired_at"]) if row["retired_at"] else "in use"] for row in rows])
 
 
 @keys_app.command("rotate")
-def keys_rotate(by: str | None = typer.Option(None, "--by", help="who rotates (audited); default $USER")) -> None:
+def keys_rotate(by: str | None = typer.Option(None, "--by", metavar="NAME",
+                                             help="who rotates (audited); default: $USER")) -> None:
     """Replace the signing key file by a new key; the old public key stays published, retired."""
     try:
         with session_scope() as session:
@@ -158,7 +161,8 @@ def keys_rotate(by: str | None = typer.Option(None, "--by", help="who rotates (a
 
 
 @keys_app.command("export-public")
-def keys_export_public(out: Path | None = typer.Option(None, "--out", help="write the PEM to this file")) -> None:
+def keys_export_public(out: Path | None = typer.Option(None, "--out", metavar="FILE",
+                                                      help="write the PEM to this file")) -> None:
     """The current signing key's public half as PEM, for offline `certificate verify --public-key`."""
     try:
         loaded = load_signing_key()

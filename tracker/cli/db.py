@@ -1,4 +1,4 @@
-"""`tracker db ...`: schema migrations."""
+"""`tracker db ...`: schema migrations and the history tables' monthly partitions."""
 
 from __future__ import annotations
 
@@ -23,6 +23,24 @@ def check() -> None:
     """Fail when the models and the migrated schema differ."""
     migrate.check(get_settings().database_url)
     typer.echo("schema matches the models")
+
+
+@db_app.command("partitions")
+def partitions(
+    today: str = typer.Option("", "--today", metavar="YYYY-MM-DD", help="the day to act as of (default: today)"),
+) -> None:
+    """Create the coming months' history partitions and archive those past retention (PostgreSQL)."""
+    from datetime import date
+
+    from tracker.store import partitions as history
+    from tracker.store.db import get_engine
+
+    try:
+        day = date.fromisoformat(today) if today else date.today()
+    except ValueError:
+        raise typer.BadParameter(f"--today {today[:40]!r} is not a date; expected YYYY-MM-DD") from None
+    settings = get_settings()
+    typer.echo(history.maintain(get_engine(settings.database_url), settings, day))
 
 
 def _redact(url: str) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import getpass
 import json
 import sys
+from enum import StrEnum
 from pathlib import Path
 
 import typer
@@ -17,8 +18,14 @@ from tracker.cli.errors import EXIT_REJECTED, fail
 from tracker.filing.kinds import KINDS, get_kind, json_schema
 from tracker.filing.receipts import Receipt, Rejection
 from tracker.filing.service import FilingError, file_disclosure
+from tracker.units import format_datetime
 
 token_app = typer.Typer(help="Per-provider API tokens.", no_args_is_help=True)
+
+
+class Format(StrEnum):
+    json = "json"
+    table = "table"
 
 
 def _actor() -> str:
@@ -46,7 +53,7 @@ def _print_outcome(outcome: Receipt | Rejection, fmt: str) -> None:
     rows = [("status", label), ("accession", outcome.accession or "-"), ("provider", outcome.provider),
             ("kind", outcome.kind), ("sha256", outcome.sha256), ("records", str(outcome.records)),
             ("superseded", str(outcome.superseded)),
-            ("filed_at", outcome.filed_at.isoformat() if outcome.filed_at else "-")]
+            ("filed_at", format_datetime(outcome.filed_at))]
     if outcome.audit_head:  # the provider's evidence: `tracker audit verify --head ID:HASH` checks it later
         rows.append(("audit_head", f"{outcome.audit_head['id']}:{outcome.audit_head['hash']}"))
     if outcome.superseded_by:  # re-filed bytes of a filing amended since: it is not current
@@ -58,17 +65,16 @@ def _print_outcome(outcome: Receipt | Rejection, fmt: str) -> None:
 
 
 def ingest(
-    file: Path = typer.Argument(..., help="CSV, JSON, Parquet or XLSX disclosure"),
-    provider: str = typer.Option(..., "--provider", help="provider slug (created when new)"),
-    kind: str | None = typer.Option(None, "--kind", help=f"one of {', '.join(KINDS)}"),
+    file: Path = typer.Argument(..., metavar="FILE", help="CSV, JSON, Parquet or XLSX disclosure"),
+    provider: str = typer.Option(..., "--provider", metavar="SLUG", help="provider slug (created when new)"),
+    kind: str | None = typer.Option(None, "--kind", metavar="KIND",
+                                    help=f"one of {', '.join(KINDS)}; default: from the file"),
     dry_run: bool = typer.Option(False, "--dry-run", help="validate only; store nothing"),
-    fmt: str = typer.Option("table", "--format", help="json | table"),
+    fmt: Format = typer.Option(Format.table, "--format", help="output: a receipt to read, or JSON for scripts"),
 ) -> None:
     """File a disclosure and print its receipt (exit 2 with the problems when rejected)."""
     from tracker.store.db import get_engine
 
-    if fmt not in ("json", "table"):
-        fail(f"unknown format {fmt!r}; expected json or table")
     if not file.is_file():
         fail(f"no such file: {file}")
     try:
@@ -76,10 +82,15 @@ def ingest(
                                   provider_slug=provider, filed_by=_actor(), channel="cli", dry_run=dry_run)
     except FilingError as exc:
         fail(str(exc))
+    if isinstance(outcome, Receipt) and outcome.status == "accepted" and not outcome.duplicate:
+        from tracker.config import get_settings
+        from tracker.worker.queue import enqueue_evaluation
+
+        enqueue_evaluation(get_engine(), get_settings())  # a worker evaluates it and sends its alerts
     _print_outcome(outcome, fmt)
 
 
-def schema(kind: str = typer.Argument(..., help=f"one of {', '.join(KINDS)}")) -> None:
+def schema(kind: str = typer.Argument(..., metavar="KIND", help=f"one of {', '.join(KINDS)}")) -> None:
     """Print the JSON Schema of a disclosure kind."""
     spec = get_kind(kind)
     if spec is None:
@@ -88,8 +99,9 @@ def schema(kind: str = typer.Argument(..., help=f"one of {', '.join(KINDS)}")) -
 
 
 def import_epoch_command(
-    csv_path: Path = typer.Argument(..., help="Epoch AI 'AI Models' CSV"),
-    source: str | None = typer.Option(None, "--source", help="source label (default epoch:<file stem>)"),
+    csv_path: Path = typer.Argument(..., metavar="FILE", help="Epoch AI 'AI Models' CSV"),
+    source: str | None = typer.Option(None, "--source", metavar="LABEL",
+                                      help="source label; default: epoch:<file stem>"),
 ) -> None:
     """Import Epoch AI's models table as a public snapshot (same file twice: nothing new)."""
     from tracker.filing.public import import_epoch
@@ -107,10 +119,11 @@ def import_epoch_command(
 
 
 def match(
-    system: str = typer.Argument(..., help="filed system name"),
-    public_name: str = typer.Argument(..., help="the model's name in the public table"),
-    provider: str = typer.Option(..., "--provider", help="provider slug"),
-    version: str = typer.Option("", "--version", help="system version (empty: unversioned)"),
+    system: str = typer.Argument(..., metavar="SYSTEM", help="filed system name"),
+    public_name: str = typer.Argument(..., metavar="PUBLIC_NAME", help="the model's name in the public table"),
+    provider: str = typer.Option(..., "--provider", metavar="SLUG", help="provider slug"),
+    version: str = typer.Option("", "--version", metavar="VERSION", help="system version; default: unversioned",
+                                show_default=False),
 ) -> None:
     """Map a filed system to a public record for the discrepancy check."""
     from tracker.filing.public import add_match
@@ -127,8 +140,8 @@ def match(
 
 @token_app.command("create")
 def token_create(
-    provider: str = typer.Option(..., "--provider", help="provider slug"),
-    name: str = typer.Option("api", "--name", help="label for listings"),
+    provider: str = typer.Option(..., "--provider", metavar="SLUG", help="provider slug"),
+    name: str = typer.Option("api", "--name", metavar="LABEL", help="label for listings"),
 ) -> None:
     """Create an API token; the token is printed once."""
     from tracker.auth.tokens import create_token
@@ -146,7 +159,7 @@ def token_create(
 
 
 @token_app.command("revoke")
-def token_revoke(token_id: int = typer.Argument(..., help="token id")) -> None:
+def token_revoke(token_id: int = typer.Argument(..., metavar="ID", help="token id")) -> None:
     """Revoke an API token (operator: any provider's)."""
     from tracker.auth.scope import Scope
     from tracker.auth.tokens import revoke_token

@@ -6,11 +6,14 @@ import importlib
 import sys
 
 import typer
+from typer import exceptions as typer_exceptions
 
 from tracker import __version__
 from tracker.cli.errors import report
+from tracker.cli.help import PlainGroup
 
 app = typer.Typer(
+    cls=PlainGroup,  # help names values (--provider SLUG), not Python types (see tracker/cli/help.py)
     help="Compute threshold tracker: estimate AI compute and flag registration thresholds.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -28,6 +31,7 @@ COMMAND_MODULES = (
     "tracker.cli.serve",
     "tracker.cli.alerts",
     "tracker.cli.scheduler",
+    "tracker.cli.worker",
     "tracker.cli.regimes",
     "tracker.cli.certificate",
     "tracker.cli.registration",
@@ -64,8 +68,10 @@ def run() -> None:
     except Exception as exc:
         import click
 
-        if isinstance(exc, click.ClickException):
+        # Typer carries its own copy of click: a usage error (unknown --format, a missing argument)
+        # is its ClickException, shown with the usage line and exit 2 like click's own.
+        if isinstance(exc, click.ClickException | typer_exceptions.TyperException) and hasattr(exc, "show"):
             exc.show()
-            sys.exit(exc.exit_code)
+            sys.exit(int(getattr(exc, "exit_code", 1)))
         sys.exit(report(exc))
     sys.exit(code if isinstance(code, int) else 0)

@@ -23,11 +23,13 @@ class Format(StrEnum):
 
 @regimes_app.command("set-threshold")
 def set_threshold(
-    regime_id: str = typer.Argument(..., help="a regime whose text publishes no number, e.g. cn-tc260-registration"),
-    metric: str = typer.Option(..., "--metric", help=f"{', '.join(SETTABLE_METRICS)} (or training_flop)"),
-    threshold: str = typer.Option(..., "--threshold", help="FLOP: 1e25, 10^25 or 1 × 10²⁵"),
+    regime_id: str = typer.Argument(..., metavar="REGIME",
+                                    help="a regime whose text publishes no number, e.g. cn-tc260-registration"),
+    metric: str = typer.Option(..., "--metric", metavar="METRIC",
+                               help=f"{', '.join(SETTABLE_METRICS)} (or training_flop)"),
+    threshold: str = typer.Option(..., "--threshold", metavar="FLOP", help="e.g. 1e25, 10^25 or 1 × 10²⁵"),
     reason: str = typer.Option(..., "--reason", help="why this number (kept and audited)"),
-    by: str = typer.Option(..., "--by", help="who sets it"),
+    by: str = typer.Option(..., "--by", metavar="NAME", help="who sets it"),
 ) -> None:
     """Set (or change) a regime's threshold; the next evaluation uses it. History is kept."""
     from tracker.registry.pipeline import default_regimes
@@ -38,14 +40,15 @@ def set_threshold(
                                      threshold=threshold, reason=reason, set_by=by, actor=f"cli:{by}")
     except SettingError as exc:
         fail(str(exc))
-    typer.echo(f"{setting.regime_id}: {setting.metric} >= {format_flop(setting.threshold)} "
+    typer.echo(f"{setting.regime_id}: {setting.metric} ≥ {format_flop(setting.threshold)} "
                f"(setting {setting.id}, by {setting.set_by}); the next evaluation uses it")
 
 
 @regimes_app.command("settings")
 def settings(
-    regime_id: str | None = typer.Argument(None, help="one regime (default: all)"),
-    fmt: Format = typer.Option(Format.table, "--format", help="json or table"),
+    regime_id: str | None = typer.Argument(None, metavar="REGIME", help="one regime; default: all",
+                                           show_default=False),
+    fmt: Format = typer.Option(Format.table, "--format", help="output: a table to read, or JSON for scripts"),
 ) -> None:
     """Every threshold set, newest first (the first per regime is in force)."""
     from tracker.registry.pipeline import default_regimes
@@ -61,13 +64,20 @@ def settings(
     if not rows:
         typer.echo(f"no threshold set; settable regimes: {', '.join(settable_ids(default_regimes()))}")
         return
+    from tracker.cli.tables import Column, instant_text, print_table, regime_names
+
+    with session_scope() as session:
+        names = regime_names(session, {s.regime_id for s in rows})
     seen: set[str] = set()
+    table = []
     for s in rows:
         state = "in force" if s.regime_id not in seen else "replaced"
         seen.add(s.regime_id)
-        when = s.set_at.strftime("%Y-%m-%d %H:%M UTC") if s.set_at else ""
-        typer.echo(f"{s.id:>4}  {s.regime_id:<28} {s.metric:<26} >= {format_flop(s.threshold):<18} "
-                   f"{state:<9} {when}  {s.set_by}: {s.reason}")
+        table.append([str(s.id), f"{names.get(s.regime_id, s.regime_id)}\n({s.metric})",
+                      f"≥ {format_flop(s.threshold)}", state, instant_text(s.set_at), f"{s.set_by}: {s.reason}"])
+    print_table("Regulator-set thresholds, newest first", [
+        Column("ID", figure=True, right=True), Column("Regime (metric)"), Column("Threshold", figure=True),
+        Column("State", figure=True), Column("Set", figure=True), Column("By: reason")], table)
 
 
 @regimes_app.command("conditions")

@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import typer
-from rich.console import Console
-from rich.table import Table
 from sqlmodel import Session
 
 from tracker.cli.errors import EXIT_REJECTED, fail
+from tracker.registration.states import STATES
+from tracker.units import format_date, format_datetime
 
 registrations_app = typer.Typer(help="Registrations: list, decide, withdraw.", invoke_without_command=True)
 LIST_KEYS = ("id", "provider", "system", "version", "regime", "state", "registration_number", "deadline",
@@ -76,15 +76,27 @@ def _print(rows: list[dict[str, Any]], fmt: Format, title: str) -> None:
     if fmt is Format.json:
         typer.echo(json.dumps({"registrations": [_public(r) for r in rows]}, indent=2))
         return
-    table = Table(title=title)
-    for name in ("id", "provider", "system", "regime", "state", "number", "deadline"):
-        table.add_column(name)
+    from tracker.cli.tables import Column, print_table, regime_names
+    from tracker.store.db import get_engine
+
+    with Session(get_engine()) as session:
+        names = regime_names(session, {r["regime"] for r in rows})
+    table = []
     for r in rows:
         system = f"{r['system']}@{r['version']}" if r.get("version") else r["system"]
-        deadline = _jsonable(r.get("deadline")) or "-"
-        table.add_row(str(r["id"]), r["provider"], system, r["regime"], r["state"] + (" (overdue)" if r["overdue"]
-                      else ""), r.get("registration_number") or "-", str(deadline))
-    Console(file=sys.stdout, width=160).print(table)
+        table.append([str(r["id"]), f"{r['provider']} / {system}", names.get(r["regime"], r["regime"]),
+                      r["state"].replace("_", " ") + (" (overdue)" if r["overdue"] else ""),
+                      r.get("registration_number") or "—", format_date(r.get("deadline"))])
+    print_table(title, [Column("ID", figure=True, right=True), Column("Provider / system"), Column("Regime"),
+                        Column("State"), Column("Number", figure=True), Column("Deadline", figure=True)], table)
+
+
+def _readable(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, date | datetime):
+        return format_datetime(value)
+    return str(value)
 
 
 def _read_text(path: Path, what: str) -> str:
@@ -100,17 +112,22 @@ def _read_text(path: Path, what: str) -> str:
 
 
 def register_command(
-    system: str = typer.Argument(..., help="the system's name, as filed"),
-    regime: str = typer.Option(..., "--regime", help="regime id (data/regimes.yaml)"),
-    provider: str = typer.Option(..., "--provider", help="provider slug"),
-    version: str = typer.Option("", "--version", help="system version (empty: unversioned)"),
-    contest: Path | None = typer.Option(None, "--contest", help="UTF-8 text file: arguments contesting designation"),
-    fmt: Format = typer.Option(Format.table, "--format", help="json or table"),
-    flop: float | None = typer.Option(None, "--flop", help="the training compute you stand behind, FLOP"),
+    system: str = typer.Argument(..., metavar="SYSTEM", help="the system's name, as filed"),
+    regime: str = typer.Option(..., "--regime", metavar="REGIME", help="regime id (data/regimes.yaml)"),
+    provider: str = typer.Option(..., "--provider", metavar="SLUG", help="provider slug"),
+    version: str = typer.Option("", "--version", metavar="VERSION", help="system version; default: unversioned",
+                                show_default=False),
+    contest: Path | None = typer.Option(None, "--contest", metavar="FILE",
+                                        help="UTF-8 text file: arguments contesting designation"),
+    fmt: Format = typer.Option(Format.table, "--format", help="output: a table to read, or JSON for scripts"),
+    flop: float | None = typer.Option(None, "--flop", metavar="FLOP",
+                                      help="the training compute you stand behind, e.g. 3.8e25"),
     method: str | None = typer.Option(None, "--method", help="how that figure was computed"),
-    crossed_on: str | None = typer.Option(None, "--crossed-on", help="date the threshold was crossed, ISO"),
+    crossed_on: str | None = typer.Option(None, "--crossed-on", metavar="DATE",
+                                          help="day the threshold was crossed (YYYY-MM-DD)"),
     contact: str | None = typer.Option(None, "--contact", help="who the regulator should contact"),
-    attach: list[Path] = typer.Option([], "--attach", help="PDF or UTF-8 text file (repeatable)"),
+    attach: list[Path] = typer.Option([], "--attach", metavar="FILE", help="PDF or UTF-8 text file (repeatable)",
+                                      show_default=False),
     voluntary: bool = typer.Option(False, "--voluntary", help="register although no obligation is open"),
 ) -> None:
     """Submit a registration (notification, contest, or voluntary); prints the registration."""
@@ -140,20 +157,20 @@ def register_command(
         typer.echo(json.dumps(_public(row), indent=2))
     else:
         for key in LIST_KEYS:
-            typer.echo(f"{key:<20} {_jsonable(row.get(key)) if row.get(key) is not None else '-'}")
+            typer.echo(f"{key:<20} {_readable(row.get(key))}")
 
 
 @registrations_app.callback()
 def registrations(
     ctx: typer.Context,
-    state: str | None = typer.Option(None, "--state", help="only this state"),
-    fmt: Format = typer.Option(Format.table, "--format", help="json or table"),
+    state: str | None = typer.Option(None, "--state", metavar="STATE",
+                                     help="only this state: " + ", ".join(STATES)),
+    fmt: Format = typer.Option(Format.table, "--format", help="output: a table to read, or JSON for scripts"),
 ) -> None:
     """Registrations with their state, number and deadline (most recently changed first)."""
     if ctx.invoked_subcommand is not None:
         return
     from tracker.auth.scope import Scope
-    from tracker.registration.states import STATES
     from tracker.store.db import get_engine
     from tracker.store.queries.registrations import list_registrations
 
@@ -166,11 +183,12 @@ def registrations(
 
 @registrations_app.command("decide")
 def decide_command(
-    registration_id: int = typer.Argument(..., help="the registration's id"),
-    decision: str = typer.Option(..., "--decision", help="register | request_info | accept_contest | reject"),
+    registration_id: int = typer.Argument(..., metavar="ID", help="the registration's id"),
+    decision: str = typer.Option(..., "--decision", metavar="DECISION",
+                                 help="register, request_info, accept_contest or reject"),
     reason: str = typer.Option(..., "--reason", help="the written reason (kept and audited)"),
-    by: str = typer.Option(..., "--by", help="who decides"),
-    fmt: Format = typer.Option(Format.table, "--format", help="json or table"),
+    by: str = typer.Option(..., "--by", metavar="NAME", help="who decides"),
+    fmt: Format = typer.Option(Format.table, "--format", help="output: a table to read, or JSON for scripts"),
 ) -> None:
     """A regulator's decision on a submitted or contested registration."""
     from tracker.registration.decide import decide
@@ -183,10 +201,11 @@ def decide_command(
 
 @registrations_app.command("withdraw")
 def withdraw_command(
-    registration_id: int = typer.Argument(..., help="the registration's id"),
-    provider: str = typer.Option(..., "--provider", help="the provider withdrawing its own registration"),
+    registration_id: int = typer.Argument(..., metavar="ID", help="the registration's id"),
+    provider: str = typer.Option(..., "--provider", metavar="SLUG",
+                                 help="the provider withdrawing its own registration"),
     reason: str | None = typer.Option(None, "--reason", help="why (kept and audited)"),
-    fmt: Format = typer.Option(Format.table, "--format", help="json or table"),
+    fmt: Format = typer.Option(Format.table, "--format", help="output: a table to read, or JSON for scripts"),
 ) -> None:
     """The provider withdraws its registration (a registered one loses its certificate)."""
     from tracker.registration.withdraw import withdraw_registration

@@ -11,8 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 from sqlmodel import Session
 
 from tracker.auth.scope import SYSTEM_SCOPE, Scope
@@ -20,7 +18,6 @@ from tracker.cli.errors import EXIT_REJECTED, fail
 from tracker.registry.pipeline import run_evaluation, today_utc
 from tracker.registry.report import report_from_db
 from tracker.store.db import get_engine
-from tracker.units import format_flop
 
 
 class Format(StrEnum):
@@ -29,11 +26,20 @@ class Format(StrEnum):
     csv = "csv"
 
 
+class EstimateFormat(StrEnum):
+    """The calculator prints JSON or a table (contract §2): no CSV."""
+
+    json = "json"
+    table = "table"
+
+
 def estimate(
-    file: Path = typer.Argument(..., help="a disclosure: CSV, JSON, Parquet or XLSX"),
-    kind: str = typer.Option(None, "--kind", help="training_runs, inference_usage or clusters"),
-    fmt: Format = typer.Option(Format.json, "--format", help="json or table"),
-    as_of: str = typer.Option(None, "--as-of", help="evaluate regimes in force on this date; default today"),
+    file: Path = typer.Argument(..., metavar="FILE", help="a disclosure: CSV, JSON, Parquet or XLSX"),
+    kind: str = typer.Option(None, "--kind", metavar="KIND",
+                             help="training_runs, inference_usage or clusters; default: from the file"),
+    fmt: EstimateFormat = typer.Option(EstimateFormat.json, "--format", help="output: the contract's JSON or a table"),
+    as_of: str = typer.Option(None, "--as-of", metavar="DATE",
+                              help="evaluate the regimes in force on this day (YYYY-MM-DD); default: today (UTC)"),
 ) -> None:
     """The calculator: estimate what FILE describes without touching the database."""
     from tracker.catalog.accelerators import load_catalog
@@ -53,17 +59,17 @@ def estimate(
         raise typer.Exit(EXIT_REJECTED) from None
     day = date.fromisoformat(as_of) if as_of else today_utc()
     report = estimate_file(parsed.kind.name, parsed.records, catalog, default_regimes(), day)
-    if fmt is Format.csv:
-        fail("tracker estimate prints json or table")
-    if report.get("clusters") and fmt is Format.table:
-        fmt = Format.json  # clusters have no table layout; JSON says everything
-    emit_report(report, fmt)
+    out = Format(fmt.value)
+    if report.get("clusters") and out is Format.table:
+        out = Format.json  # clusters have no table layout; JSON says everything
+    emit_report(report, out)
     for note in report.get("notes", []):
         typer.echo(f"note: {note}", err=True)
 
 
 def evaluate(
-    as_of: str = typer.Option(None, "--as-of", help="evaluation date (YYYY-MM-DD); default today (UTC)"),
+    as_of: str = typer.Option(None, "--as-of", metavar="DATE",
+                              help="evaluation day (YYYY-MM-DD); default: today (UTC)"),
 ) -> None:
     """Re-estimate every system and evaluate every regime now, then print a one-line summary."""
     day = date.fromisoformat(as_of) if as_of else today_utc()
@@ -73,8 +79,8 @@ def evaluate(
 
 def systems(
     ctx: typer.Context,
-    fmt: Format = typer.Option(Format.table, "--format", help="json, table or csv"),
-    provider: str = typer.Option(None, "--provider",
+    fmt: Format = typer.Option(Format.table, "--format", help="output: a table to read, or JSON or CSV for scripts"),
+    provider: str = typer.Option(None, "--provider", metavar="SLUG",
                                  help="show only this provider's systems, as that provider sees them"),
 ) -> None:
     """The registry with estimates and flags."""
@@ -82,7 +88,8 @@ def systems(
         return
     with Session(get_engine()) as session:
         report = report_from_db(session, _provider_scope(session, provider) if provider else SYSTEM_SCOPE)
-    emit_report(report, fmt)
+        names = _regime_names(session, report) if fmt is Format.table else {}
+    emit_report(report, fmt, names)
 
 
 def _provider_scope(session: Session, slug: str) -> Scope:
@@ -98,7 +105,7 @@ def _provider_scope(session: Session, slug: str) -> Scope:
 
 def publish(
     reference: str = typer.Argument(..., metavar="NAME[@VERSION]", help="one of the provider's systems"),
-    provider: str = typer.Option(..., "--provider", help="the provider that filed the system"),
+    provider: str = typer.Option(..., "--provider", metavar="SLUG", help="the provider that filed the system"),
     withdraw: bool = typer.Option(False, "--withdraw", help="make the system's figures confidential again"),
 ) -> None:
     """Make a system's figures public, so other providers may file fine-tunes of it (docs/filing.md)."""
@@ -115,13 +122,19 @@ def publish(
     typer.echo(f"{provider}/{label}: figures {state}")
 
 
-def emit_report(report: dict[str, Any], fmt: Format) -> None:
+def emit_report(report: dict[str, Any], fmt: Format, regime_names: dict[str, str] | None = None) -> None:
     if fmt is Format.json:
         typer.echo(json.dumps(report, indent=2))
     elif fmt is Format.csv:
         _write_csv(report)
     else:
-        _print_table(report)
+        _print_table(report, regime_names if regime_names is not None else _regime_names(None, report))
+
+
+def _regime_names(session: Session | None, report: dict[str, Any]) -> dict[str, str]:
+    from tracker.cli.tables import regime_names
+
+    return regime_names(session, {f["regime"] for entry in report["systems"] for f in entry["flags"]})
 
 
 def _flags_text(entry: dict[str, Any]) -> str:
@@ -148,19 +161,34 @@ def _write_csv(report: dict[str, Any]) -> None:
         writer.writerow([neutralise(v) for v in row])
 
 
-def _print_table(report: dict[str, Any]) -> None:
-    table = Table(title=f"Registry (methodology {report['methodology_version']})")
-    for column in ("provider", "system", "training compute (90% interval)", "confidence", "methods",
-                   "above or likely above"):
-        table.add_column(column)
+def _crossings_text(entry: dict[str, Any], names: dict[str, str]) -> str:
+    """One line per regime the system is above or likely above, by the regime's name."""
+    return "\n".join(
+        f"{names.get(f['regime'], f['regime'])}: {f['status'].replace('_', ' ')}"
+        + (" (projected)" if f["projected"] else "") + (f" by {f['deadline']}" if f.get("deadline") else "")
+        for f in entry["flags"] if f["status"] in ("above", "likely_above")
+    ) or "—"
+
+
+def _print_table(report: dict[str, Any], names: dict[str, str]) -> None:
+    """Provider and system, compute with its interval and confidence, and the regimes crossed;
+    the methods and every flag are in --format json."""
+    from tracker.cli.tables import Column, flop_text, interval_text, print_table
+
+    rows = []
     for entry in report["systems"]:
-        training = entry["training_flop"]
-        compute = (f"{format_flop(training['central'])} ({format_flop(training['low'])} – "
-                   f"{format_flop(training['high'])})" if training else "no estimate")
+        # Only planned or in-progress runs: the projected figure, marked as such.
+        training = entry["training_flop"] or entry.get("projected_training_flop")
+        mark = "" if entry["training_flop"] or not training else "\n(projected)"  # keeps the column narrow
         name = entry["system"] + (f"@{entry['version']}" if entry["version"] else "")
-        table.add_row(entry["provider"] or "", name, compute, entry["confidence"] or "",
-                      ", ".join(entry["methods"]), _flags_text(entry))
-    Console().print(table)
+        rows.append([f"{entry['provider']} / {name}" if entry["provider"] else name,
+                     flop_text(training["central"]) + mark if training else "no estimate",
+                     interval_text(training["low"], training["high"]) if training else "—",
+                     entry["confidence"] or "—", _crossings_text(entry, names)])
+    print_table(f"Registry (methodology {report['methodology_version']}); training compute in FLOP",
+                [Column("Provider / system"), Column("Compute", figure=True, right=True),
+                 Column("90% interval", figure=True, right=True), Column("Confidence", figure=True),
+                 Column("Above or likely above")], rows)
 
 
 def register(app: typer.Typer) -> None:

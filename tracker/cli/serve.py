@@ -8,8 +8,8 @@ from tracker.cli.errors import fail
 
 
 def serve(
-    host: str = typer.Option("127.0.0.1", "--host", help="interface to listen on"),
-    port: int = typer.Option(8050, "--port", help="TCP port"),
+    host: str = typer.Option("127.0.0.1", "--host", metavar="HOST", help="interface to listen on"),
+    port: int = typer.Option(8050, "--port", metavar="PORT", help="TCP port"),
 ) -> None:
     """Serve the dashboard and the HTTP API until stopped (Ctrl+C or SIGTERM)."""
     # Imported here so that other commands start without loading Flask, Dash and Plotly.

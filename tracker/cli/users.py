@@ -24,9 +24,9 @@ def _password(password_stdin: bool) -> str:
 
 @users_app.command("add")
 def add(
-    username: str = typer.Argument(..., help="login name"),
-    role: str = typer.Option(..., "--role", help="regulator | provider | admin"),
-    provider: str | None = typer.Option(None, "--provider", help="provider slug (provider accounts)"),
+    username: str = typer.Argument(..., metavar="USERNAME", help="login name"),
+    role: str = typer.Option(..., "--role", metavar="ROLE", help="regulator, provider or admin"),
+    provider: str | None = typer.Option(None, "--provider", metavar="SLUG", help="provider slug (provider accounts)"),
     password_stdin: bool = typer.Option(False, "--password-stdin",
                                         help="read the password from the first line of stdin"),
 ) -> None:
@@ -43,7 +43,7 @@ def add(
 
 
 @users_app.command("disable")
-def disable(username: str = typer.Argument(..., help="login name")) -> None:
+def disable(username: str = typer.Argument(..., metavar="USERNAME", help="login name")) -> None:
     """Disable an account: its sessions end at once and its API tokens stop working."""
     try:
         with session_scope() as session:
@@ -54,7 +54,7 @@ def disable(username: str = typer.Argument(..., help="login name")) -> None:
 
 
 @users_app.command("enable")
-def enable(username: str = typer.Argument(..., help="login name")) -> None:
+def enable(username: str = typer.Argument(..., metavar="USERNAME", help="login name")) -> None:
     """Enable a disabled account again (it signs in afresh)."""
     try:
         with session_scope() as session:
@@ -66,9 +66,9 @@ def enable(username: str = typer.Argument(..., help="login name")) -> None:
 
 @users_app.command("set-role")
 def set_role(
-    username: str = typer.Argument(..., help="login name"),
-    role: str = typer.Option(..., "--role", help="regulator | provider | admin"),
-    provider: str | None = typer.Option(None, "--provider", help="provider slug (provider accounts)"),
+    username: str = typer.Argument(..., metavar="USERNAME", help="login name"),
+    role: str = typer.Option(..., "--role", metavar="ROLE", help="regulator, provider or admin"),
+    provider: str | None = typer.Option(None, "--provider", metavar="SLUG", help="provider slug (provider accounts)"),
 ) -> None:
     """Change an account's role; its sessions end, and API tokens it made for another provider are revoked."""
     try:
@@ -81,7 +81,7 @@ def set_role(
 
 @users_app.command("reset-password")
 def reset_password(
-    username: str = typer.Argument(..., help="login name"),
+    username: str = typer.Argument(..., metavar="USERNAME", help="login name"),
     password_stdin: bool = typer.Option(False, "--password-stdin",
                                         help="read the new password from the first line of stdin"),
 ) -> None:

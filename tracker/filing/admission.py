@@ -7,6 +7,9 @@ thread (a process pool would copy each upload across and cost a Python start per
 (``server_threads``), so sign-in, pages and the grid always find a free thread. An upload that
 finds every slot taken waits a moment, then is answered 503 with ``Retry-After``: nothing of it is
 stored, and the client files it again. Small text files, which parse in milliseconds, need no slot.
+Uploads above ``TRACKER_QUEUE_UPLOAD_ABOVE_BYTES`` (by default ``LIGHT_BYTES``) are not parsed in the
+request at all: they are queued for a worker (``tracker.worker``), so only small workbooks and
+Parquet files still take a slot here.
 """
 
 from __future__ import annotations

@@ -7,12 +7,13 @@ column rejects the file with the closest known name as a suggestion.
 from __future__ import annotations
 
 import difflib
+from dataclasses import dataclass
 
 import polars as pl
 
 from tracker.filing.kinds import Kind
 from tracker.filing.problems import DisclosureRejected, Problem
-from tracker.filing.read import RawTable, check_column_count
+from tracker.filing.read import check_column_count
 
 NO_RECORDS = Problem.file("the file has a header but no records; expected at least one record")
 # Fixed (issue 15): a header of 300k unknown names cost one difflib comparison each (19 s and
@@ -27,21 +28,46 @@ def normalize(name: str) -> str:
     return name.replace("\ufeff", "").strip().lower()
 
 
-def column_mapping(header: list[str], kind: Kind, blank_columns: set[int]) -> dict[int, str]:
-    """Position in the file -> the kind's column name; raises with every header problem.
+@dataclass(frozen=True)
+class Mapped:
+    """The file's columns under the kind's names, with what is wrong with the header.
 
-    ``blank_columns`` are positions whose cells are all empty: an unnamed one is a spreadsheet's
-    trailing comma, not data, and is ignored.
+    ``problems`` do not stop the rows being checked (an unknown, repeated or unnamed column: the
+    columns that map are still read); ``unsure`` are the kind's columns an unknown name probably
+    meant, whose rules are not run (their cells are missing, not wrong).
     """
+
+    frame: pl.LazyFrame
+    problems: list[Problem]
+    unsure: frozenset[str]
+
+
+def blank_columns(lf: pl.LazyFrame, sources: list[str], indexes: list[int]) -> set[int]:
+    """Of ``indexes``, the columns whose cells are all empty (a spreadsheet's trailing comma)."""
+    if not indexes:
+        return set()
+    counts = lf.select(
+        [(pl.col(sources[i]).cast(pl.String).str.strip_chars().str.len_bytes() > 0).sum().alias(str(i))
+         for i in indexes]).collect(engine="streaming")
+    return {i for i in indexes if counts.get_column(str(i)).item() == 0}
+
+
+def conform(header: list[str], lf: pl.LazyFrame, kind: Kind) -> Mapped:
+    """Map the columns (``lf``'s are named c0, c1, ... as ``header`` names them); raises when the
+    header cannot be mapped (a required column missing), with every header problem."""
     check_column_count(len(header))
+    sources = lf.collect_schema().names()
+    unnamed = [i for i, h in enumerate(header) if not normalize(h)]
     problems: list[Problem] = []
-    suggested = 0
+    unsure: set[str] = set()
     mapping: dict[int, str] = {}
     seen: dict[str, int] = {}
+    unknown = 0
+    blank = blank_columns(lf, sources, unnamed)
     for index, original in enumerate(header):
         name, position = normalize(original), index + 1
         if not name:
-            if index not in blank_columns:
+            if index not in blank:
                 problems.append(Problem.header(f"column {position} has no name but holds values; expected "
                                                f"one of {', '.join(kind.names)}"))
             continue
@@ -51,8 +77,10 @@ def column_mapping(header: list[str], kind: Kind, blank_columns: set[int]) -> di
             continue
         seen[name] = position
         if name not in kind.by_name:
-            suggested += 1
-            problems.append(Problem.header(_unknown(original, name, kind, suggest=suggested <= MAX_SUGGESTIONS)))
+            unknown += 1
+            close = suggestion(name, kind) if unknown <= MAX_SUGGESTIONS else None
+            unsure |= {close} if close else set()
+            problems.append(Problem.header(_unknown(original, close) + f"expected one of {', '.join(kind.names)}"))
             continue
         mapping[index] = name
     missing = [n for n in kind.required if n not in seen]
@@ -61,35 +89,15 @@ def column_mapping(header: list[str], kind: Kind, blank_columns: set[int]) -> di
             f"missing required column{'s' if len(missing) > 1 else ''} {', '.join(missing)}; "
             f"a {kind.name} file needs {', '.join(kind.required)}"
         ))
-    if problems:
         raise DisclosureRejected(problems)
-    return mapping
-
-
-def apply_mapping(lf: pl.LazyFrame, sources: list[str], mapping: dict[int, str], kind: Kind) -> pl.LazyFrame:
-    """Select the mapped columns under the kind's names; absent optional columns become null."""
     present = {name: pl.col(sources[index]).alias(name) for index, name in mapping.items()}
-    return lf.select([present.get(n, pl.lit(None, dtype=pl.String).alias(n)) for n in kind.names])
+    frame = lf.select([present.get(n, pl.lit(None, dtype=pl.String).alias(n)) for n in kind.names])
+    return Mapped(frame, problems, frozenset(unsure - set(mapping.values())))
 
 
-def conform(raw: RawTable, kind: Kind) -> pl.DataFrame:
-    """The table with the kind's columns, in the kind's order, as text."""
-    unnamed = [i for i, h in enumerate(raw.header) if not normalize(h)]
-    blank = {
-        i for i in unnamed
-        if raw.frame.get_column(raw.frame.columns[i]).str.strip_chars().fill_null("").str.len_chars().max()
-        in (0, None)
-    }
-    mapping = column_mapping(raw.header, kind, blank)
-    if raw.frame.height == 0:
-        raise DisclosureRejected.one(NO_RECORDS)
-    return apply_mapping(raw.frame.lazy(), raw.frame.columns, mapping, kind).collect()
-
-
-def _unknown(original: str, name: str, kind: Kind, *, suggest: bool) -> str:
-    close = suggestion(name, kind) if suggest else None
+def _unknown(original: str, close: str | None) -> str:
     hint = f"did you mean {close!r}? " if close else ""
-    return f"unknown column {original[:_SHOWN_CHARS]!r}; {hint}expected one of {', '.join(kind.names)}"
+    return f"unknown column {original[:_SHOWN_CHARS]!r}; {hint}"
 
 
 def suggestion(name: str, kind: Kind) -> str | None:

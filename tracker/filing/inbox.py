@@ -1,5 +1,9 @@
 """The drop folder: ``<inbox>/<provider>/<kind>/<file>``, polled by the scheduler every minute.
 
+The scheduler's poll only queues the ready files (``ready_files``; one open job per file) and a
+worker files each (``file_inbox_file`` inside the job's transaction, then ``settle`` moves it);
+``poll_inbox`` does both at once in the calling process (tests, and a single-process install).
+
 Accepted files move to ``<archive>/<provider>/<kind>/<accession>__<name>``; rejected ones to
 ``<rejected>/<provider>/<kind>/<name>`` with ``<name>.errors.json`` beside them.
 
@@ -24,6 +28,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session
 
 from tracker.config import Settings
 from tracker.filing.kinds import KINDS
@@ -43,6 +48,13 @@ class InboxResult:
     destination: Path | None  # where it went (None: left in place after an unexpected failure)
     outcome: Receipt | Rejection | None
     error: str | None = None  # an unexpected failure: the file stays and is retried next poll
+
+
+@dataclass(frozen=True)
+class InboxFile:
+    path: Path
+    provider: str  # the folder's name: not yet checked to be a provider slug
+    kind: str  # the sub-folder's name: not yet checked to be a kind
 
 
 def _ready(path: Path, now: float, min_age_s: float) -> bool:
@@ -104,59 +116,89 @@ def _park_rejected(path: Path, rejection: Rejection, folder: Path) -> InboxResul
     return InboxResult(path, target, rejection)
 
 
-def poll_inbox(engine: Engine, settings: Settings, *, min_age_s: float = MIN_AGE_S) -> list[InboxResult]:
-    """File every ready file of the inbox once; returns what happened to each."""
+def ready_files(settings: Settings, *, min_age_s: float = MIN_AGE_S) -> list[InboxFile]:
+    """Every file of the inbox that is ready to be filed, in folder and name order."""
     inbox = settings.inbox_dir
     if not inbox.is_dir():
         return []
     now = time.time()
-    results: list[InboxResult] = []
+    found: list[InboxFile] = []
     for provider_dir in sorted(p for p in inbox.iterdir() if p.is_dir() and not p.is_symlink()):
         for kind_dir in sorted(p for p in provider_dir.iterdir() if p.is_dir() and not p.is_symlink()):
             for path in sorted(kind_dir.iterdir()):
                 if _ready(path, now, min_age_s):
-                    results.append(_file_one_safely(engine, settings, path, provider_dir.name, kind_dir.name))
-    return results
+                    found.append(InboxFile(path, provider_dir.name, kind_dir.name))
+    return found
 
 
-def _file_one_safely(engine: Engine, settings: Settings, path: Path, provider: str, kind: str) -> InboxResult:
+def poll_inbox(engine: Engine, settings: Settings, *, min_age_s: float = MIN_AGE_S) -> list[InboxResult]:
+    """File every ready file of the inbox once, in this process; returns what happened to each."""
+    return [_file_one_safely(engine, settings, item) for item in ready_files(settings, min_age_s=min_age_s)]
+
+
+def _file_one_safely(engine: Engine, settings: Settings, item: InboxFile) -> InboxResult:
     # Fixed (issue 8): a failed move (disk full) or a database error raised out of poll_inbox,
     # aborting the rest of the poll with no message naming the file. The file stays in the inbox:
     # the commit came first, so the next poll gets the original receipt and only moves it.
     try:
-        return _file_one(engine, settings, path, provider, kind)
+        return _file_one(engine, settings, item)
     except (OSError, SQLAlchemyError) as exc:
         problem = f"{type(exc).__name__}: {_first_line(exc)}"
         log.error("inbox file %s was not filed or not moved (%s); it stays in the inbox and is retried "
-                  "next poll", path, problem)
-        return InboxResult(path, None, None, problem)
+                  "next poll", item.path, problem)
+        return InboxResult(item.path, None, None, problem)
 
 
-def _file_one(engine: Engine, settings: Settings, path: Path, provider: str, kind: str) -> InboxResult:
-    if not SLUG.match(provider):
-        return _reject_in_place(path, f"inbox folder {provider!r} is not a provider slug", settings, provider, kind)
-    if kind not in KINDS:
-        return _reject_in_place(path, f"inbox sub-folder {kind!r} is not a kind; expected one of "
-                                      f"{', '.join(KINDS)}", settings, provider, kind)
-    name = safe_filename(path.name)
-    archive = settings.archive_dir / provider / kind
-    try:
-        outcome = file_disclosure(
-            engine, content=path, filename=name, kind=kind, provider_slug=provider, filed_by=INBOX_ACTOR,
-            channel="inbox", stored_path=lambda accession: str(archive / f"{accession}__{name}"),
-        )
-    except (FilingError, OSError) as exc:
-        log.exception("inbox file %s could not be filed", path)
-        return InboxResult(path, None, None, str(exc))
+def folder_problem(item: InboxFile) -> str | None:
+    """Why the folders the file sits in name no provider or kind (None: they do)."""
+    if not SLUG.match(item.provider):
+        return f"inbox folder {item.provider!r} is not a provider slug"
+    if item.kind not in KINDS:
+        return f"inbox sub-folder {item.kind!r} is not a kind; expected one of {', '.join(KINDS)}"
+    return None
+
+
+def park_unfiled(item: InboxFile, message: str, settings: Settings) -> InboxResult:
+    """Park a file that cannot be filed (folders that name no provider or kind, or a file the workers
+    gave up on) under ``<rejected>/_unfiled`` with the reason beside it."""
+    return _reject_in_place(item.path, message, settings, item.provider, item.kind)
+
+
+def file_inbox_file(target: Engine | Session, settings: Settings, item: InboxFile) -> Receipt | Rejection:
+    """File one inbox file whose folders are valid (``folder_problem`` is None); with a session, in
+    its transaction (the caller commits, then calls ``settle``). Raises FilingError or OSError."""
+    name = safe_filename(item.path.name)
+    archive = settings.archive_dir / item.provider / item.kind
+    return file_disclosure(
+        target, content=item.path, filename=name, kind=item.kind, provider_slug=item.provider, filed_by=INBOX_ACTOR,
+        channel="inbox", stored_path=lambda accession: str(archive / f"{accession}__{name}"),
+    )
+
+
+def settle(settings: Settings, item: InboxFile, outcome: Receipt | Rejection) -> InboxResult:
+    """After the filing committed: archive an accepted file, park a rejected one with its errors."""
     if isinstance(outcome, Rejection):
-        return _park_rejected(path, outcome, settings.rejected_dir / provider / kind)
+        return _park_rejected(item.path, outcome, settings.rejected_dir / item.provider / item.kind)
+    name = safe_filename(item.path.name)
     try:
-        target = _move(path, archive / f"{outcome.accession}__{name}")
+        target = _move(item.path, settings.archive_dir / item.provider / item.kind / f"{outcome.accession}__{name}")
     except OSError as exc:
         log.error("inbox file %s was filed as %s but could not be moved to the archive (%s); it stays in "
-                  "the inbox and the next poll moves it without filing it again", path, outcome.accession, exc)
-        return InboxResult(path, None, outcome, f"filed as {outcome.accession}, not archived: {exc}")
-    return InboxResult(path, target, outcome)
+                  "the inbox and the next poll moves it without filing it again", item.path, outcome.accession, exc)
+        return InboxResult(item.path, None, outcome, f"filed as {outcome.accession}, not archived: {exc}")
+    return InboxResult(item.path, target, outcome)
+
+
+def _file_one(engine: Engine, settings: Settings, item: InboxFile) -> InboxResult:
+    problem = folder_problem(item)
+    if problem is not None:
+        return park_unfiled(item, problem, settings)
+    try:
+        outcome = file_inbox_file(engine, settings, item)
+    except (FilingError, OSError) as exc:
+        log.exception("inbox file %s could not be filed", item.path)
+        return InboxResult(item.path, None, None, str(exc))
+    return settle(settings, item, outcome)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -1,13 +1,23 @@
-"""A disclosure file -> its kind and validated records (pure: bytes or a file in, frames out).
+"""A disclosure file -> its kind and validated records: the one pipeline (pure: bytes or a path in,
+frames out), read top to bottom.
 
-Composes reading, header matching and validation, and settles the kind: from the caller (command,
-API field, inbox sub-folder) or the JSON envelope; when neither says, or they disagree, the file
-is rejected with a message that says so.
+1. **Source.** The format (extension, else content) and the empty-file rule; then, by size and
+   format, for bytes and paths alike: Parquet, and CSVs above ``large_file_bytes``, are scanned
+   lazily (``large.py``); everything else is read in memory (``read.py``: UTF-8, CSV structure,
+   JSON, XLSX). Either way: a header and the rows as text, or with numbers typed by the reader.
+2. **Kind and header.** The kind from the caller (command, API field, inbox sub-folder), the JSON
+   envelope or the header (:func:`resolve_kind`); the header mapped to the kind's columns
+   (``header.py``). A header that cannot be mapped (a required column missing) is reported alone;
+   otherwise its problems are reported with those of the rows.
+3. **Rules** (``rules.py``). Usage files take the fast pass first (``screen.py``: the predicates,
+   inside the streaming aggregate); when a rule breaks or anything is in doubt, or for the other
+   kinds, the message pass (``validate.py``) reads the text and words every problem.
+4. **Aggregate** (usage, ``aggregate.py``) and **records**.
 """
 
 from __future__ import annotations
 
-import csv
+import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,11 +27,13 @@ import polars as pl
 from tracker.catalog.accelerators import Catalog, load_catalog
 from tracker.filing import large, screen
 from tracker.filing.aggregate import aggregate_usage
-from tracker.filing.header import conform, normalize
+from tracker.filing.header import Mapped, conform, normalize
 from tracker.filing.kinds import INFERENCE_USAGE, KINDS, Kind, get_kind
 from tracker.filing.problems import DisclosureRejected, Problem
-from tracker.filing.read import detect_format, read_table
+from tracker.filing.read import check_not_empty, check_utf8, detect_format, read_table, record_width_problems
 from tracker.filing.validate import require_records, validate_lazy
+
+LARGE_FILE_BYTES = large.LARGE_FILE_BYTES
 
 
 @dataclass(frozen=True)
@@ -32,17 +44,68 @@ class Parsed:
     rows_read: int  # non-blank data rows in the file
 
 
-def kind_from_header(header: list[str]) -> Kind | None:
-    """The one kind whose identifying column the header carries (run_id, period_start or cluster_id)
-    and all of whose required columns are present; None when zero or several kinds fit."""
-    names = {normalize(h) for h in header}
-    fits = [k for k in KINDS.values() if set(k.required) <= names and IDENTIFYING_COLUMN[k.name] in names]
-    return fits[0] if len(fits) == 1 else None
+# --- 1. source -----------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class _Lazy:
+    """A file scanned lazily: its header, and its rows on demand (columns c0, c1, ...)."""
+
+    format: str
+    header: list[str]
+    source: large.Source
+
+    def scan(self, kind: Kind, *, typed: bool) -> pl.LazyFrame:
+        if self.format == "parquet":
+            return large.scan_parquet(self.source, typed=typed)[1]
+        return large.scan_csv(self.source, self.header, kind, typed=typed)
+
+    def length(self) -> int | None:
+        """The rows of a Parquet file (from its footer), which is then read by slices; None for CSV."""
+        if self.format != "parquet":
+            return None
+        return int(large.scan_parquet(self.source)[1].select(pl.len()).collect().item())
+
+    def check_text(self) -> None:
+        """The message pass's check of the raw bytes (a Parquet file has no text to check)."""
+        if self.format == "csv":
+            check_utf8(self.source)
+
+    def structure_problems(self) -> list[Problem]:
+        """A streamed CSV the reader could not parse: its records counted as in memory."""
+        if self.format != "csv":
+            return []
+        handle = (io.TextIOWrapper(io.BytesIO(self.source), encoding="utf-8-sig", newline="")
+                  if isinstance(self.source, bytes) else self.source.open(encoding="utf-8-sig", newline=""))
+        with handle:
+            return record_width_problems(handle)
+
+
+def _lazy_source(source: large.Source, start: bytes, fmt: str, large_file_bytes: int) -> _Lazy | None:
+    """Parquet files, and CSVs above ``large_file_bytes``, are scanned; None: read in memory."""
+    if fmt == "parquet":
+        try:
+            header, _ = large.scan_parquet(source)
+        except (pl.exceptions.PolarsError, OSError):
+            return None  # not Parquet: the in-memory reader words it as for an upload
+        return _Lazy(fmt, header, source)
+    if fmt == "csv" and large.size_of(source) > large_file_bytes:
+        return _Lazy(fmt, large.csv_header(start), source)
+    return None
+
+
+# --- 2. kind and header ----------------------------------------------------------------------------
 
 # A column that only one kind has: a header with it is not ambiguous about what it files.
 IDENTIFYING_COLUMN = {"training_runs": "run_id", "inference_usage": "period_start", "clusters": "cluster_id",
                       "system_conditions": "condition"}
+
+
+def kind_from_header(header: list[str]) -> Kind | None:
+    """The one kind whose identifying column the header carries (run_id, period_start, cluster_id or
+    condition) and all of whose required columns are present; None when zero or several kinds fit."""
+    names = {normalize(h) for h in header}
+    fits = [k for k in KINDS.values() if set(k.required) <= names and IDENTIFYING_COLUMN[k.name] in names]
+    return fits[0] if len(fits) == 1 else None
 
 
 def resolve_kind(requested: str | None, envelope: str | None, header: list[str] | None = None) -> Kind:
@@ -63,7 +126,11 @@ def resolve_kind(requested: str | None, envelope: str | None, header: list[str] 
     return kind
 
 
-def _finish(typed: pl.LazyFrame, kind: Kind) -> tuple[pl.DataFrame, int]:
+# --- 3 and 4. rules, aggregate, records --------------------------------------------------------------
+
+def _records(mapped: Mapped, kind: Kind, catalog: Catalog) -> tuple[pl.DataFrame, int]:
+    """The message pass, then the aggregate (usage) or the records."""
+    typed = validate_lazy(mapped.frame, kind, catalog, earlier=mapped.problems, skip=mapped.unsure)
     if kind is INFERENCE_USAGE:
         aggregated = aggregate_usage(typed).collect(engine="streaming")
         rows = int(aggregated.get_column("rows").sum())
@@ -72,78 +139,78 @@ def _finish(typed: pl.LazyFrame, kind: Kind) -> tuple[pl.DataFrame, int]:
     return require_records(records, records.height), records.height
 
 
-def parse_disclosure(content: bytes, filename: str, kind: str | None,
-                     catalog: Catalog | None = None) -> Parsed:
-    raw = read_table(content, filename)
-    spec = resolve_kind(kind, raw.kind_hint, raw.header)
-    frame = conform(raw, spec)
-    typed = validate_lazy(frame.lazy(), spec, catalog or load_catalog())
-    records, rows = _finish(typed, spec)
-    return Parsed(spec, raw.format, records, rows)
+def _fast(frame: pl.LazyFrame, text: Callable[[], pl.LazyFrame], kind: Kind, fmt: str,
+          catalog: Catalog, length: int | None = None) -> Parsed | None:
+    """The fast pass; where it saw rules broken, the message pass over the suspect rows alone (one
+    read of the text), which raises with their problems. None: the message pass reads everything."""
+    verdict = screen.screen_usage(frame, catalog, length=length)
+    if isinstance(verdict, screen.Screened):
+        return Parsed(kind, fmt, verdict.records, verdict.rows)
+    if isinstance(verdict, screen.Suspects):
+        suspects = verdict.of(text()).collect(engine="streaming")
+        validate_lazy(suspects.lazy(), kind, catalog)  # raises; if not (a blank line), read everything
+    return None
+
+
+def _from_memory(mapped: Mapped, kind: Kind, fmt: str, catalog: Catalog) -> Parsed:
+    if kind is INFERENCE_USAGE and not mapped.problems:
+        fast = _fast(mapped.frame, lambda: mapped.frame, kind, fmt, catalog)
+        if fast is not None:
+            return fast
+    records, rows = _records(mapped, kind, catalog)
+    return Parsed(kind, fmt, records, rows)
+
+
+def _from_lazy(lazy: _Lazy, kind: Kind, catalog: Catalog) -> Parsed:
+    def text() -> Mapped:
+        return conform(lazy.header, lazy.scan(kind, typed=False), kind)
+
+    typed = conform(lazy.header, lazy.scan(kind, typed=True), kind)
+    if not typed.problems:
+        # A read the typed reader finished holds only UTF-8 (it checks text cells, and a stray
+        # byte in a number cell does not parse): the suspects need no encoding pass.
+        fast = _fast(typed.frame, lambda: text().frame, kind, lazy.format, catalog, lazy.length())
+        if fast is not None:
+            return fast
+    lazy.check_text()
+    try:
+        records, rows = _records(text(), kind, catalog)
+    except pl.exceptions.PolarsError as exc:  # a malformed line met mid-stream: worded as in memory
+        if lazy.format != "csv":
+            raise
+        problems = lazy.structure_problems() or [Problem.file(f"cannot parse as CSV ({str(exc).strip()[:200]})")]
+        raise DisclosureRejected(problems) from None
+    return Parsed(kind, lazy.format, records, rows)
+
+
+def parse_source(source: large.Source, filename: str, requested: str | None, catalog: Catalog | None = None,
+                 *, large_file_bytes: int = LARGE_FILE_BYTES) -> Parsed:
+    """The pipeline, for a file's bytes or its path alike: the route depends on size and format."""
+    catalog = catalog or load_catalog()
+    start = large.head(source)
+    fmt = detect_format(start, filename)
+    check_not_empty(start, large.size_of(source))
+    lazy = _lazy_source(source, start, fmt, large_file_bytes)
+    if lazy is not None:
+        kind = resolve_kind(requested, None, lazy.header)
+        if kind is INFERENCE_USAGE:
+            try:
+                return _from_lazy(lazy, kind, catalog)
+            except (pl.exceptions.PolarsError, OSError):
+                if fmt != "parquet":
+                    raise
+                # A column the text cast cannot handle: the in-memory reader words it as for an upload.
+    raw = read_table(source if isinstance(source, bytes) else source.read_bytes(), filename)
+    kind = resolve_kind(requested, raw.kind_hint, raw.header)
+    return _from_memory(conform(raw.header, raw.frame.lazy(), kind), kind, raw.format, catalog)
+
+
+def parse_disclosure(content: bytes, filename: str, kind: str | None, catalog: Catalog | None = None,
+                     *, large_file_bytes: int = LARGE_FILE_BYTES) -> Parsed:
+    return parse_source(content, filename, kind, catalog, large_file_bytes=large_file_bytes)
 
 
 def parse_disclosure_file(path: Path, filename: str, kind: str | None, catalog: Catalog | None = None,
-                          *, large_file_bytes: int = large.LARGE_FILE_BYTES) -> Parsed:
-    """Like :func:`parse_disclosure`, reading usage CSVs above ``large_file_bytes`` and usage Parquet
-    files lazily instead of loading them; the same records or the same problems either way."""
-    spec = get_kind(kind or "")
-    fmt = detect_format(b"", filename)
-    if spec is None and fmt == "csv":
-        spec = kind_from_header(_csv_header(path))
-        kind = spec.name if spec else kind
-    if fmt == "parquet" and (spec is INFERENCE_USAGE or (not kind and _parquet_kind(path) is INFERENCE_USAGE)):
-        return _usage_parquet(path, filename, kind, catalog or load_catalog())
-    if spec is not INFERENCE_USAGE or fmt != "csv" or path.stat().st_size <= large_file_bytes:
-        return parse_disclosure(path.read_bytes(), filename, kind, catalog)
-    return _large_usage_csv(path, catalog or load_catalog())
-
-
-def _screened(scan: Callable[[], pl.LazyFrame], fmt: str, catalog: Catalog) -> Parsed | None:
-    """The screen's aggregate, or None when the exact path must read the file (screen.py)."""
-    try:
-        screened = screen.screen_usage(scan(), catalog, single_read=fmt == "csv")
-    except DisclosureRejected:  # header problems: the exact path finds and words them again
-        return None
-    return Parsed(INFERENCE_USAGE, fmt, screened.records, screened.rows) if screened else None
-
-
-def _large_usage_csv(path: Path, catalog: Catalog) -> Parsed:
-    screened = _screened(lambda: large.scan_csv(path, INFERENCE_USAGE, typed=True), "csv", catalog)
-    if screened is not None:
-        return screened
-    try:
-        typed = validate_lazy(large.scan_csv(path, INFERENCE_USAGE), INFERENCE_USAGE, catalog)
-        records, rows = _finish(typed, INFERENCE_USAGE)
-    except pl.exceptions.PolarsError as exc:  # a malformed line met mid-stream
-        raise DisclosureRejected.one(Problem.file(f"cannot parse as CSV ({str(exc).strip()[:200]})")) from None
-    return Parsed(INFERENCE_USAGE, "csv", records, rows)
-
-
-def _usage_parquet(path: Path, filename: str, kind: str | None, catalog: Catalog) -> Parsed:
-    try:
-        screened = _screened(lambda: large.scan_parquet(path, INFERENCE_USAGE, typed=True), "parquet", catalog)
-        if screened is not None:
-            return screened
-        typed = validate_lazy(large.scan_parquet(path, INFERENCE_USAGE), INFERENCE_USAGE, catalog)
-        records, rows = _finish(typed, INFERENCE_USAGE)
-    except (pl.exceptions.PolarsError, OSError):
-        # Not a Parquet file, or a column the text cast cannot handle: the in-memory reader says
-        # what is wrong exactly as for an upload.
-        return parse_disclosure(path.read_bytes(), filename, kind, catalog)
-    return Parsed(INFERENCE_USAGE, "parquet", records, rows)
-
-
-def _parquet_kind(path: Path) -> Kind | None:
-    """The kind a Parquet file's column names settle (as for a CSV header), None if unreadable."""
-    try:
-        names = list(pl.read_parquet_schema(path))
-    except (pl.exceptions.PolarsError, OSError):  # not Parquet: the in-memory reader reports it
-        return None
-    return kind_from_header(names)
-
-
-def _csv_header(path: Path) -> list[str]:
-    """The first CSV record of a file, without reading the rest (for kind detection)."""
-    with path.open("rb") as handle:
-        first = handle.readline(65_536).decode("utf-8-sig", errors="replace")
-    return next(csv.reader([first]), [])
+                          *, large_file_bytes: int = LARGE_FILE_BYTES) -> Parsed:
+    """As :func:`parse_disclosure`, reading a large file lazily instead of loading it whole."""
+    return parse_source(path, filename, kind, catalog, large_file_bytes=large_file_bytes)

@@ -12,9 +12,10 @@ import csv
 import io
 import json
 import zipfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import PurePath
-from typing import Any
+from pathlib import Path, PurePath
+from typing import Any, TextIO
 
 import polars as pl
 
@@ -66,29 +67,69 @@ def detect_format(content: bytes, filename: str) -> str:
     return "csv"
 
 
+EMPTY = Problem.file("the file is empty; expected a header row and records")
+_CHUNK_BYTES = 4 * 1024 * 1024
+
+
+def check_not_empty(start: bytes, size: int) -> None:
+    """The one empty-file rule: nothing but a byte-order mark and whitespace (``start`` is the file's
+    first bytes, ``size`` its length: a longer file holds more than ``start`` shows)."""
+    if size <= len(start) and not start.removeprefix(BOM).strip():
+        raise DisclosureRejected.one(EMPTY)
+
+
 def read_table(content: bytes, filename: str) -> RawTable:
     fmt = detect_format(content, filename)
-    if not content.removeprefix(BOM).strip():
-        raise DisclosureRejected.one(Problem.file("the file is empty; expected a header row and records"))
+    check_not_empty(content, len(content))
     reader = {"csv": _read_csv, "json": _read_json, "parquet": _read_parquet, "xlsx": _read_xlsx}[fmt]
     return reader(content)
+
+
+def not_utf8_problem(byte: int, offset: int, line: int) -> Problem:
+    return Problem.file(
+        f"text is not UTF-8: byte 0x{byte:02x} at byte offset {offset} (line {line}, data row {line - 1} "
+        f"when no cell spans lines); {EXPECT_UTF8}"
+    )
 
 
 def decode_utf8(content: bytes) -> str:
     try:
         return content.removeprefix(BOM).decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise DisclosureRejected.one(not_utf8_problem(content, exc.start + (3 if content.startswith(BOM)
-                                                                            else 0))) from None
+    except UnicodeDecodeError:
+        check_utf8(content)  # words the first bad byte
+        raise
 
 
-def not_utf8_problem(content: bytes, offset: int) -> Problem:
-    line = content.count(b"\n", 0, offset) + 1
-    byte = content[offset : offset + 1].hex()
-    return Problem.file(
-        f"text is not UTF-8: byte 0x{byte} at byte offset {offset} (line {line}, data row {line - 1} "
-        f"when no cell spans lines); {EXPECT_UTF8}"
-    )
+def check_utf8(source: bytes | Path) -> None:
+    """The one UTF-8 check: raise naming the first invalid byte, its offset and line, reading 4 MB
+    at a time (a file on disk is never loaded whole)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = newlines = 0
+    for chunk in _chunks(source):
+        held = len(decoder.getstate()[0])  # bytes of an unfinished character from the last chunk
+        try:
+            decoder.decode(chunk)
+        except UnicodeDecodeError as exc:
+            # ``exc.object`` is the held bytes and this chunk: the bad byte's offset counts from them.
+            bad = offset - held + exc.start
+            line = newlines + chunk.count(b"\n", 0, max(exc.start - held, 0)) + 1
+            raise DisclosureRejected.one(not_utf8_problem(exc.object[exc.start], bad, line)) from None
+        offset += len(chunk)
+        newlines += chunk.count(b"\n")
+    held = len(decoder.getstate()[0])
+    if held:  # the file ends inside a character
+        raise DisclosureRejected.one(not_utf8_problem(decoder.getstate()[0][0], offset - held, newlines + 1))
+
+
+def _chunks(source: bytes | Path) -> Iterator[bytes]:
+    if isinstance(source, bytes):
+        view = memoryview(source)
+        for start in range(0, len(source), _CHUNK_BYTES):
+            yield bytes(view[start:start + _CHUNK_BYTES])
+        return
+    with source.open("rb") as handle:
+        while chunk := handle.read(_CHUNK_BYTES):
+            yield chunk
 
 
 def clean_header(header: list[str]) -> list[str]:
@@ -108,15 +149,10 @@ def _read_csv(content: bytes) -> RawTable:
     check_column_count(_header_width(text))
     widths = _record_widths(text)
     if not widths:
-        raise DisclosureRejected.one(Problem.file("the file is empty; expected a header row and records"))
+        raise DisclosureRejected.one(EMPTY)
     header_width = widths[0]
     _reject_other_delimiter(text, header_width)
-    problems = [
-        Problem(row, None, f"has {width} fields; expected {header_width} like the header "
-                           "(a missing delimiter or an unclosed quote?)")
-        for row, width in enumerate(widths[1:], start=1)
-        if width not in (0, header_width)  # 0 = a blank line, skipped like an empty record
-    ]
+    problems = width_problems(widths[1:], header_width)
     if problems:
         raise DisclosureRejected(problems)
     try:
@@ -148,6 +184,27 @@ def _record_widths(text: str) -> list[int]:
             Problem.file(f"cannot parse as CSV near line {reader.line_num}: {exc}; expected "
                          "comma-separated fields with double quotes closed on every cell")
         ) from None
+
+
+def width_problems(widths: Iterable[int], header_width: int) -> list[Problem]:
+    """The one rule of a CSV's structure: every record as wide as the header (blank lines aside)."""
+    return [
+        Problem(row, None, f"has {width} fields; expected {header_width} like the header "
+                           "(a missing delimiter or an unclosed quote?)")
+        for row, width in enumerate(widths, start=1)
+        if width not in (0, header_width)  # 0 = a blank line, skipped like an empty record
+    ]
+
+
+def record_width_problems(text: TextIO) -> list[Problem]:
+    """:func:`width_problems` over a CSV streamed record by record (a file too large for memory)."""
+    reader = csv.reader(text, strict=True)
+    try:
+        header_width = len(next(reader, []))
+        return width_problems((len(record) for record in reader), header_width)
+    except csv.Error as exc:
+        return [Problem.file(f"cannot parse as CSV near line {reader.line_num}: {exc}; expected "
+                             "comma-separated fields with double quotes closed on every cell")]
 
 
 def _reject_other_delimiter(text: str, header_width: int) -> None:

@@ -30,7 +30,7 @@ from tracker.catalog.accelerators import Catalog
 from tracker.config import get_settings
 from tracker.filing.conditions import store_conditions
 from tracker.filing.kinds import CLUSTERS, INFERENCE_USAGE, SYSTEM_CONDITIONS, TRAINING_RUNS, get_kind
-from tracker.filing.parse import Parsed, parse_disclosure, parse_disclosure_file
+from tracker.filing.parse import Parsed, parse_source
 from tracker.filing.problems import DisclosureRejected, Problem, truncated
 from tracker.filing.read import detect_format
 from tracker.filing.receipts import Receipt, Rejection, accession_for, errors_json, outcome_of
@@ -103,12 +103,6 @@ def _duplicate(session: Session, provider: Provider | None, sha256: str) -> Fili
     ).first()
 
 
-def _parse(content: bytes | Path, filename: str, kind: str | None, catalog: Catalog | None) -> Parsed:
-    if isinstance(content, Path):
-        return parse_disclosure_file(content, filename, kind, catalog)
-    return parse_disclosure(content, filename, kind, catalog)
-
-
 @dataclass(frozen=True)
 class _Attempt:
     """A parse run ahead of the checks that may make it moot; its outcome is read after them."""
@@ -154,7 +148,7 @@ def file_disclosure(
         # polars): for a 1 GB file that is a second of work off the critical path. Bytes are
         # hashed first, and a duplicate returns before any parsing, as before.
         hashing = pool.submit(sha256_of, content)
-        attempt = _Attempt.of(lambda: _parse(content, name, kind, catalog)) if isinstance(content, Path) else None
+        attempt = _Attempt.of(lambda: parse_source(content, name, kind, catalog)) if isinstance(content, Path) else None
         sha256, size = hashing.result()
     with Session(target.get_bind() if isinstance(target, Session) else target) as reader:
         provider = _provider(reader, provider_slug)
@@ -163,7 +157,7 @@ def file_disclosure(
         original = _duplicate(reader, provider, sha256)
         if original is not None:
             return outcome_of(original, provider_slug, duplicate=True, session=reader)
-    attempt = attempt or _Attempt.of(lambda: _parse(content, name, kind, catalog))
+    attempt = attempt or _Attempt.of(lambda: parse_source(content, name, kind, catalog))
     parsed, problems = attempt.outcome()
     # Only a known kind's name is stored: the field is the filer's, and may hold anything (NUL).
     kind_name = parsed.kind.name if parsed else (known.name if (known := get_kind(kind or "")) else "unknown")

@@ -12,6 +12,7 @@ from datetime import date, datetime
 import polars as pl
 from sqlmodel import Session
 
+from tracker.alerts.links import link_base_url
 from tracker.alerts.outbox import AlertRequest, enqueue_many
 from tracker.alerts.payload import registration_payload
 from tracker.config import Settings
@@ -82,7 +83,7 @@ def record_transitions(session: Session, transitions: Sequence[Transition], sett
             payload=registration_payload(
                 state=t.to_state, action=t.action, registration_id=t.registration_id, regime=t.regime_id,
                 threshold=t.threshold, deadline=t.deadline, registration_number=t.registration_number,
-                obligation=t.obligation, voluntary=t.voluntary, reason=t.reason, base_url=settings.base_url),
+                obligation=t.obligation, voluntary=t.voluntary, reason=t.reason, base_url=link_base_url(settings)),
             provider_id=t.provider_id, system_id=t.system_id, regime_id=t.regime_id)
         for t in transitions
     ], settings)

@@ -191,7 +191,7 @@ def _reasoned(evaluation: Evaluation, set_aside: pl.DataFrame) -> Evaluation:
     flags = evaluation.flags.join(reasons, on="subject_key", how="left", maintain_order="left").with_columns(
         pl.coalesce(pl.col("_why"), pl.col("reason").cast(pl.String)).cast(FLAG_SCHEMA["reason"]).alias("reason")
     ).drop("_why")
-    return Evaluation(flags=flags, transitions=evaluation.transitions)
+    return Evaluation(flags=flags, transitions=evaluation.transitions, first_evaluated=evaluation.first_evaluated)
 
 
 def compute_registry(inputs: RegistryInputs, catalog: Catalog, regimes: list[Regime], as_of: date) -> RegistryResult:
@@ -228,7 +228,7 @@ def compute_registry(inputs: RegistryInputs, catalog: Catalog, regimes: list[Reg
     evaluation = evaluate(evaluated, regimes, as_of, previous_flags=previous, clusters=clusters,
                           conditions=inputs.conditions)
     evaluation = Evaluation(flags=_projected_crossings(evaluation.flags, evaluated),
-                            transitions=evaluation.transitions)
+                            transitions=evaluation.transitions, first_evaluated=evaluation.first_evaluated)
     if set_aside.height:
         evaluation = _reasoned(evaluation, set_aside)
     return RegistryResult(run_estimates=run_estimates, systems=joined, clusters=clusters, evaluation=evaluation,

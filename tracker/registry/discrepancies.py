@@ -6,6 +6,7 @@ import polars as pl
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from tracker.alerts.links import link_base_url
 from tracker.config import Settings
 from tracker.registry.compute import RegistryResult
 from tracker.registry.inputs import Subset, chunked
@@ -76,7 +77,7 @@ def alert_open_discrepancies(session: Session, settings: Settings) -> int:
             "reported_flop": disc.reported_flop,
             "training_flop": {"central": disc.other_flop, "low": None, "high": None},
             "ratio": disc.ratio, "threshold": None, "deadline": None,
-            "url": f"{settings.base_url}/systems/{system.id}",
+            "url": f"{link_base_url(settings)}/systems/{system.id}",
         }
         requests.append(AlertRequest(kind="discrepancy", idempotency_key=f"discrepancy:{disc.id}",
                                      payload=payload, provider_id=provider.id, system_id=system.id))

@@ -3,8 +3,11 @@ alerts they raise (in the same transaction: the outbox)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import polars as pl
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
 from tracker.config import Settings
@@ -20,6 +23,8 @@ from tracker.store.types import utcnow
 FLAG_FIELDS = ("status", "projected", "value_central", "value_low", "value_high", "threshold",
                "crossed_on", "first_flagged_on", "deadline", "reason", "conditional", "unheld_conditions", "tier")
 ALERTING_STATUSES = ("above", "likely_above")
+# FlagEvent.kind: one pair's change, or a subject's first evaluation (one row, regime_id null).
+TRANSITION, FIRST_EVALUATED = "transition", "first_evaluated"
 
 
 def subject_columns() -> list[pl.Expr]:
@@ -30,10 +35,14 @@ def subject_columns() -> list[pl.Expr]:
     ]
 
 
-def write_flags(session: Session, result: RegistryResult, subset: Subset | None = None) -> int:
+def write_flags(session: Session, result: RegistryResult, subset: Subset | None = None, *,
+                unassessable: Sequence[str] = ()) -> int:
     """Replace the flags that changed. ``subset`` None: ``result`` covers the whole registry;
-    otherwise exactly ``subset``'s systems and clusters, and only their flags are read or replaced."""
+    otherwise exactly ``subset``'s systems and clusters, and only their flags are read or replaced.
+    Stored flags under ``unassessable`` regimes (whose metric the tracker does not hold: the
+    evaluation gives them no rows) are deleted, so the store holds what the evaluation does."""
     conn = session.connection()
+    _delete_unassessable(conn, unassessable, subset)
     # Regime ids, reasons, open conditions and tiers arrive as categoricals; the stored ones are read as text.
     new = result.evaluation.flags.with_columns(
         *subject_columns(), pl.col("regime_id", "reason", "unheld_conditions", "tier").cast(pl.String))
@@ -72,27 +81,63 @@ def write_flags(session: Session, result: RegistryResult, subset: Subset | None 
     return written
 
 
+def _delete_unassessable(conn: Connection, regime_ids: Sequence[str], subset: Subset | None) -> None:
+    if not regime_ids:
+        return
+    f = columns(Flag)
+    statement = sa.delete(Flag.__table__).where(f.regime_id.in_(list(regime_ids)))  # type: ignore[attr-defined]
+    if subset is None:
+        conn.execute(statement)
+        return
+    for kind, ids in (("system", subset.system_ids), ("cluster", subset.cluster_ids)):
+        for part in chunked(ids):
+            conn.execute(statement.where(f.subject_kind == kind, f.subject_id.in_(part)))
+
+
 def write_transitions(session: Session, result: RegistryResult, actor: str,
                        settings: Settings) -> tuple[int, int]:
+    """Append the evaluation's history (``FlagEvent``), audit the noteworthy changes and enqueue the
+    alerts of crossings; returns (events written, alerts enqueued).
+
+    A subject evaluated for the first time gets one ``first_evaluated`` event, not one transition
+    per regime; its crossings are still audited and alerted like any new crossing (previous status
+    null), so a provider first filed above a threshold is told the same day."""
     conn = session.connection()
-    transitions = result.evaluation.transitions.with_columns(subject_columns())
-    if transitions.height == 0:
-        return 0, 0
-    flags = result.evaluation.flags.select(
-        "subject_key", "regime_id", "value_central", "value_low", "value_high", "threshold", "deadline",
-        "alerts_enabled", "status",
-    )
-    detailed = transitions.join(flags, on=["subject_key", "regime_id"], how="left")
-    insert_frame(conn, FlagEvent.__table__, detailed.select(  # type: ignore[attr-defined]
-        "subject_kind", "subject_id", "regime_id", "old_status", "new_status", "old_projected",
-        "new_projected", "value_central", "changed_on",
-        pl.lit(utcnow()).dt.replace_time_zone("UTC").alias("recorded_at"),
+    evaluation = result.evaluation
+    now = pl.lit(utcnow()).dt.replace_time_zone("UTC").alias("recorded_at")
+    firsts = evaluation.first_evaluated.with_columns(subject_columns())
+    insert_frame(conn, FlagEvent.__table__, firsts.select(  # type: ignore[attr-defined]
+        "subject_kind", "subject_id", pl.lit(FIRST_EVALUATED).alias("kind"),
+        pl.col("status").cast(pl.String).alias("new_status"), pl.lit(False).alias("new_projected"),
+        "changed_on", now,
     ))
-    # Audit every real change; the first evaluation's many `below` flags are summarised in the
-    # run's own audit entry instead of one entry each.
-    noteworthy = detailed.filter(
-        pl.col("old_status").is_not_null() | pl.col("new_status").is_in(ALERTING_STATUSES)
+    transitions = evaluation.transitions.with_columns(subject_columns())
+    details = ["value_central", "value_low", "value_high", "threshold", "deadline", "alerts_enabled"]
+    detailed = transitions.join(
+        evaluation.flags.select("subject_key", "regime_id", *details), on=["subject_key", "regime_id"], how="left"
     )
+    insert_frame(conn, FlagEvent.__table__, detailed.select(  # type: ignore[attr-defined]
+        "subject_kind", "subject_id", pl.lit(TRANSITION).alias("kind"), "regime_id", "old_status", "new_status",
+        "old_projected", "new_projected", "value_central", "changed_on", now,
+    ))
+    # The crossings of first-evaluated subjects, shaped as the transitions from nothing they are.
+    first_crossings = detailed.clear()
+    if firsts.height:
+        first_crossings = (
+            evaluation.flags.filter(pl.col("status").is_in(ALERTING_STATUSES))
+            .join(firsts.select("subject_key", "changed_on"), on="subject_key")
+            .with_columns(subject_columns())
+            .with_columns(old_status=pl.lit(None), old_projected=pl.lit(None), new_status=pl.col("status"),
+                          new_projected=pl.col("projected"))
+            .select(detailed.columns)
+            .cast(detailed.schema)
+        )
+    # Audit every real change; the many ordinary flags of first evaluations are summarised in the
+    # run's own audit entry instead of one entry each.
+    noteworthy = pl.concat([
+        detailed.filter(pl.col("old_status").is_not_null() | pl.col("new_status").is_in(ALERTING_STATUSES)),
+        first_crossings,
+    ])
     audit.record_many(session, [
         {"actor": actor, "action": "flag.transition", "entity": f"flag:{row['subject_kind']}",
          "entity_id": f"{row['subject_id']}:{row['regime_id']}",
@@ -100,21 +145,23 @@ def write_transitions(session: Session, result: RegistryResult, actor: str,
                      "projected": row["new_projected"], "value_central": row["value_central"]}}
         for row in noteworthy.iter_rows(named=True)
     ])
-    alerting = detailed.filter(
+    alerting = noteworthy.filter(
         pl.col("alerts_enabled").fill_null(False)
         & pl.col("new_status").is_in(ALERTING_STATUSES)
         & (pl.col("old_status").ne_missing(pl.col("new_status"))
            | pl.col("old_projected").ne_missing(pl.col("new_projected")))
     )
-    return transitions.height, enqueue_flag_alerts(session, alerting, result, settings)
+    return firsts.height + transitions.height, enqueue_flag_alerts(session, alerting, result, settings)
 
 
 def enqueue_flag_alerts(session: Session, alerting: pl.DataFrame, result: RegistryResult,
                          settings: Settings) -> int:
     if alerting.height == 0:
         return 0
+    from tracker.alerts.links import link_base_url
     from tracker.alerts.outbox import AlertRequest, enqueue_many
 
+    base = link_base_url(settings)  # the configured address, else where the dashboard is served
     names = result.systems.select("system_key", "provider", "provider_id", "name", "version")
     clusters = result.clusters.select(
         pl.col("cluster_key").alias("subject_key"), pl.col("provider").alias("cluster_provider"),
@@ -135,7 +182,7 @@ def enqueue_flag_alerts(session: Session, alerting: pl.DataFrame, result: Regist
                               "high": row["value_high"]},
             "threshold": row["threshold"],
             "deadline": row["deadline"].isoformat() if row["deadline"] else None,
-            "url": f"{settings.base_url}/systems/{row['subject_id']}" if is_system else f"{settings.base_url}/",
+            "url": f"{base}/systems/{row['subject_id']}" if is_system else f"{base}/",
         }
         key = (f"flag:{row['subject_kind']}:{row['subject_id']}:{row['regime_id']}:{row['new_status']}:"
                f"{'projected' if row['new_projected'] else 'current'}:{row['changed_on']}")

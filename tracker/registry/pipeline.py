@@ -271,6 +271,7 @@ def only_subjects(result: RegistryResult, subjects: Subset) -> RegistryResult:
         evaluation=Evaluation(
             flags=evaluation.flags.filter(pl.col("subject_key").is_in(keys.implode())),
             transitions=evaluation.transitions.filter(pl.col("subject_key").is_in(keys.implode())),
+            first_evaluated=evaluation.first_evaluated.filter(pl.col("subject_key").is_in(keys.implode())),
         ),
         inference_periods=result.inference_periods.filter(pl.col("system_key").is_in(systems.implode())),
         set_aside=result.set_aside.filter(pl.col("system_key").is_in(systems.implode())),
@@ -283,7 +284,8 @@ def _store(engine: Engine, result: RegistryResult, subset: Subset | None, *, as_
     with session_scope(engine) as session:
         sync_regimes(session, regimes, actor)
         written = write_estimates(session, result, subset)
-        flags_written = write_flags(session, result, subset)
+        flags_written = write_flags(session, result, subset,
+                                    unassessable=[r.id for r in regimes if r.unknown_reason is not None])
         opened = open_obligations(session, result.evaluation.flags, result.systems,
                                   {r.id: r.obligation for r in regimes if r.obligation},
                                   actor=actor, settings=settings)

@@ -88,13 +88,44 @@ def build_report(systems: pl.DataFrame, flags: pl.DataFrame, *, include_inferenc
             entry["inference_flop_30d"] = _interval(row.get("inference_flop_30d_central"),
                                                     row.get("inference_flop_30d_low"),
                                                     row.get("inference_flop_30d_high"))
+            if "inference_latest_period_end" in row:
+                entry["inference_flop_latest_period"] = _latest_period(row)
+        if "projected_flop_central" in row:
+            entry["projected_training_flop"] = _projected(row)
         entry["flags"] = by_system.get(row["system_key"], [])
         if row.get("masked"):
             # Built on another provider's confidential system: only the bound its provider may read.
             entry.update(training_flop=None, confidence=None, methods=[],
                          training_flop_at_least=row.get("own_training_flop_low"), masked_reason=MASK_REASON)
+            if "projected_training_flop" in entry:
+                entry["projected_training_flop"] = None
         out.append(entry)
     return {"methodology_version": METHODOLOGY_VERSION, "systems": out}
+
+
+def _projected(row: dict[str, Any]) -> dict[str, Any] | None:
+    """``projected_training_flop`` (beside the contract's fields): the training figure counting planned
+    and in-progress runs, with its interval, methods and confidence; null without one. Where no run
+    is completed it is the only training figure the system has."""
+    interval = _interval(row.get("projected_flop_central"), row.get("projected_flop_low"),
+                         row.get("projected_flop_high"))
+    if interval is None:
+        return None
+    return {**interval, "methods": list(row.get("projected_methods") or []),
+            "confidence": row.get("projected_confidence")}
+
+
+def _latest_period(row: dict[str, Any]) -> dict[str, Any] | None:
+    """``inference_flop_latest_period`` (beside ``inference_flop_30d``): the latest filed usage
+    period's inference figure and its dates, which stays when the period is older than 30 days and
+    the 30-day figure is null; null when no usage was filed."""
+    interval = _interval(row.get("inference_latest_central"), row.get("inference_latest_low"),
+                         row.get("inference_latest_high"))
+    if interval is None:
+        return None
+    start, end = row.get("inference_latest_period_start"), row.get("inference_latest_period_end")
+    return {**interval, "period_start": start.isoformat() if isinstance(start, date) else start,
+            "period_end": end.isoformat() if isinstance(end, date) else end}
 
 
 def report_from_db(session: Session, scope: Scope) -> dict[str, Any]:
@@ -112,7 +143,7 @@ def report_from_db(session: Session, scope: Scope) -> dict[str, Any]:
         sa.select(sa.cast(e.system_id, sa.String), e.kind, e.central_flop, e.low_flop, e.high_flop,
                   e.confidence, e.methods)
         .join(s.id.table, s.id == e.system_id)
-        .where(e.is_current, e.kind.in_(("training", "inference_30d", "modification"))),
+        .where(e.is_current, e.kind.in_(("training", "inference_30d", "modification", "projected"))),
         s.provider_id,
     )
     est = pl.DataFrame(
@@ -146,7 +177,15 @@ def report_from_db(session: Session, scope: Scope) -> dict[str, Any]:
                 "regime_obligation": pl.String, "registration_state": pl.String, "registration_number": pl.String,
                 "conditional": pl.Boolean, "unheld_conditions": pl.String, "tier": pl.String},
     )
-    joined = systems.join(training, on="system_key", how="left").join(inference, on="system_key", how="left")
+    projected = est.filter(pl.col("kind") == "projected").select(
+        "system_key", pl.col("central").alias("projected_flop_central"), pl.col("low").alias("projected_flop_low"),
+        pl.col("high").alias("projected_flop_high"), pl.col("confidence").alias("projected_confidence"),
+        pl.col("methods").str.split(",").list.filter(pl.element() != "").alias("projected_methods"),
+    )
+    joined = (systems.join(training, on="system_key", how="left").join(inference, on="system_key", how="left")
+              .join(projected, on="system_key", how="left")
+              .join(_latest_periods(session, scope), on="system_key", how="left"))
+    joined = _projected_methods_from_runs(session, scope, joined)
     masked = confidential_lineage(session, scope)
     if masked:
         keys = pl.Series([str(i) for i in masked], dtype=pl.String).implode()
@@ -157,3 +196,36 @@ def report_from_db(session: Session, scope: Scope) -> dict[str, Any]:
         hidden = pl.Series(sorted(lineage_regimes(session)), dtype=pl.String).implode()
         flags = flags.filter(~(pl.col("subject_key").is_in(keys) & pl.col("regime_id").is_in(hidden)))
     return build_report(joined, flags)
+
+
+def _latest_periods(session: Session, scope: Scope) -> pl.DataFrame:
+    """Each system's latest filed usage period (tracker.store.queries.system), as report columns."""
+    from tracker.store.queries.system import latest_inference_periods
+
+    latest = latest_inference_periods(session, scope, None)
+    return pl.DataFrame(
+        [(str(sid), r["central"], r["low"], r["high"], r["period_start"], r["period_end"])
+         for sid, r in latest.items()],
+        orient="row",
+        schema={"system_key": pl.String, "inference_latest_central": pl.Float64, "inference_latest_low": pl.Float64,
+                "inference_latest_high": pl.Float64, "inference_latest_period_start": pl.Date,
+                "inference_latest_period_end": pl.Date},
+    )
+
+
+def _projected_methods_from_runs(session: Session, scope: Scope, joined: pl.DataFrame) -> pl.DataFrame:
+    """The estimator leaves a projected estimate's methods empty; fill them from its runs
+    (tracker.store.queries.system.projected_training reads them the same way)."""
+    from tracker.store.queries.system import projected_training
+
+    empty = joined.filter(pl.col("projected_flop_central").is_not_null()
+                          & (pl.col("projected_methods").list.len() == 0))["system_key"].to_list()
+    if not empty:
+        return joined
+    found = projected_training(session, scope, [int(k) for k in empty])
+    fill = pl.DataFrame([(str(k), v["methods"]) for k, v in found.items()], orient="row",
+                        schema={"system_key": pl.String, "run_methods": pl.List(pl.String)})
+    return (joined.join(fill, on="system_key", how="left")
+            .with_columns(pl.when(pl.col("run_methods").is_not_null()).then(pl.col("run_methods"))
+                          .otherwise(pl.col("projected_methods")).alias("projected_methods"))
+            .drop("run_methods"))

@@ -4,21 +4,21 @@ APScheduler stores each job as a ``module:function`` reference to one of these w
 real functions are imported inside the wrapper, so the scheduler starts (and keeps its other
 jobs running) even while a module it calls is missing or broken. Every wrapper catches and logs
 its own failure: one bad run never stops the schedule. Every job is idempotent.
+
+Filing is not the scheduler's work: the inbox poll only queues the ready files, and the workers
+(``tracker worker``, or the scheduler's own worker thread) file them and run the evaluation after
+filings (``tracker.worker``).
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 log = logging.getLogger(__name__)
-
-# Evaluation runs nightly and after each accepted filing; never two at once in this process.
-_evaluation_lock = threading.Lock()
 
 
 def _run(job_id: str, body: Callable[[], Any]) -> Any:
@@ -60,49 +60,29 @@ def _today() -> Any:
 
 def _evaluate(actor: str) -> Any:
     from tracker.registry.pipeline import run_evaluation
+    from tracker.worker.evaluation import evaluation_lock
 
     engine, _settings = _context()
-    with _evaluation_lock:
+    # Never two evaluations at once, in this process or any other (the workers').
+    with evaluation_lock(engine):
         return run_evaluation(engine, _today(), actor=actor)
 
 
-def _evaluate_after_filings(actor: str) -> Any:
-    """Only what the newly accepted filings changed (their systems, lineage descendants and
-    clusters); the pipeline falls back to the whole registry when a subset would not be exact."""
-    from tracker.registry.pipeline import evaluate_after_filings
-
-    engine, _settings = _context()
-    with _evaluation_lock:
-        return evaluate_after_filings(engine, _today(), actor=actor)
-
-
-def _accepted(result: Any) -> bool:
-    """An InboxResult whose outcome is a new accepted filing (a re-filed duplicate changes
-    nothing, a rejection nothing to evaluate)."""
-    outcome = getattr(result, "outcome", result)
-    if isinstance(outcome, dict):
-        return outcome.get("status") == "accepted" and not outcome.get("duplicate", False)
-    return getattr(outcome, "status", None) == "accepted" and not getattr(outcome, "duplicate", False)
-
-
 def poll_inbox() -> None:
-    def body() -> list[Any]:
-        from tracker.filing.inbox import MIN_AGE_S
-        from tracker.filing.inbox import poll_inbox as poll
+    """Queue every ready inbox file for the workers (a file already queued is not queued again);
+    the worker that files one also queues the evaluation after it and sends its alerts."""
+    def body() -> str:
+        from tracker.filing.inbox import MIN_AGE_S, ready_files
+        from tracker.worker.queue import enqueue_inbox_file
 
         engine, settings = _context()
         # A file must sit still for a moment before it is taken (it may still be being written),
         # but never longer than half a poll: otherwise a file dropped just after a poll waits two.
         min_age_s = min(MIN_AGE_S, settings.inbox_poll_seconds / 2)
-        results = list(poll(engine, settings, min_age_s=min_age_s) or [])
-        accepted = sum(_accepted(r) for r in results)
-        if accepted:
-            log.info("inbox: %d filing(s) accepted; re-estimating and evaluating what they changed", accepted)
-            _run("evaluate-after-filing", lambda: _evaluate_after_filings("scheduler:inbox"))
-        if results:
-            # The alerts a filing causes (flag changes, a rejection) go out now, not at the next tick.
-            dispatch_alerts()
-        return results
+        found = ready_files(settings, min_age_s=min_age_s)
+        queued = sum(enqueue_inbox_file(engine, settings, path=item.path, provider=item.provider, kind=item.kind)
+                     for item in found)
+        return f"{queued} file(s) queued, {len(found) - queued} already queued"
 
     _run("inbox-poll", body)
 
@@ -158,3 +138,15 @@ def checkpoint_audit() -> None:
         return "head already checkpointed" if made is None else f"{made.describe()} at entry {made.last_event_id}"
 
     _run("audit-checkpoint", body)
+
+
+def maintain_partitions() -> None:
+    """Create the coming months' partitions of the history tables and detach expired ones
+    (PostgreSQL; the module says what it does elsewhere). Skipped while the module is absent."""
+    def body() -> str:
+        from tracker.store.partitions import maintain
+
+        engine, settings = _context()
+        return maintain(engine, settings, _today())
+
+    _run("partition-maintenance", body)

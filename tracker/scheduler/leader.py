@@ -25,8 +25,10 @@ from tracker.config import RUNTIME_DIR
 
 log = logging.getLogger(__name__)
 
-# One key for "the tracker's scheduler" in this database (the audit chain uses 7_300_251).
-ADVISORY_LOCK_KEY = 7_300_252
+# One key for "the tracker's scheduler" in this database. The audit chain uses 7_300_251, the
+# filing service 7_300_252 (it was this key too, and every filing on PostgreSQL then waited for
+# as long as a scheduler led) and the evaluation lock 7_300_254.
+ADVISORY_LOCK_KEY = 7_300_253
 # Server side: drop a silent client's session (and its lock) after ~10 + 5 * 3 seconds.
 _KEEPALIVE_OPTIONS = "-c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5 -c tcp_keepalives_count=3"
 

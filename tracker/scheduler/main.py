@@ -4,6 +4,10 @@ Only the leader starts APScheduler (its job store, table ``apscheduler_jobs`` in
 database, must never be shared by two live schedulers). A leader that loses its lock stops its
 scheduler and goes back to standby. SIGTERM and SIGINT stop cleanly: running jobs finish, then
 the lock is released so a standby takes over at once.
+
+Every scheduler process, leader or standby, also runs a worker thread (``tracker.worker``) unless
+started with ``--no-worker``: an install of one process files its inbox and evaluates after
+filings without a ``tracker worker`` beside it.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ class Options:
     tick_seconds: float | None = None  # when set, every job runs at this interval (tests, demos)
     standby_poll_seconds: float = 5.0
     health_check_seconds: float = 5.0
+    worker: bool = True  # run a worker thread in this process (tracker.worker)
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,7 @@ def job_specs(settings: Settings) -> list[JobSpec]:
         JobSpec("evaluate", ref + "evaluate", None, (2, 0)),
         JobSpec("deadline-reminders", ref + "remind_deadlines", None, (6, 0), on_start=True),
         JobSpec("audit-checkpoint", ref + "checkpoint_audit", None, (2, 30)),
+        JobSpec("partition-maintenance", ref + "maintain_partitions", None, (0, 15), on_start=True),
         JobSpec("alerts-dispatch", ref + "dispatch_alerts", settings.dispatch_seconds, on_start=True),
     ]
 
@@ -155,12 +161,19 @@ def _lead(engine: Engine, settings: Settings, options: Options, lock: LeaderLock
         log.info("leader: scheduler stopped")
 
 
+def _run_worker_until_idle(settings: Settings) -> None:
+    from tracker.worker.runner import Worker
+
+    Worker(settings).run(until_idle=True)
+
+
 def run(settings: Settings, options: Options, *, once: bool = False) -> int:
     """The ``tracker scheduler`` process. Returns the exit code."""
     engine = get_engine(settings.database_url)
     lock = lock_for(engine)
     stop = _Stop()
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    worker: threading.Thread | None = None
     try:
         if once:
             if not lock.try_acquire():
@@ -168,9 +181,15 @@ def run(settings: Settings, options: Options, *, once: bool = False) -> int:
                 return 0
             try:
                 run_once(settings)
+                if options.worker:  # what the poll queued is filed (and evaluated) before exiting
+                    _run_worker_until_idle(settings)
             finally:
                 lock.release()
             return 0
+        if options.worker:
+            from tracker.worker.runner import start_thread
+
+            worker = start_thread(settings, stop.event)
         while not stop.event.is_set():
             if not wait_for_leadership(lock, stop.event, options.standby_poll_seconds):
                 break
@@ -182,6 +201,9 @@ def run(settings: Settings, options: Options, *, once: bool = False) -> int:
                 log.info("released the leader lock")
         return 0
     finally:
+        stop.event.set()
+        if worker is not None:
+            worker.join(timeout=120)  # the job in hand finishes; a killed process leaves it to the lease
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 

@@ -108,7 +108,9 @@ class InferenceUsage(SQLModel, table=True):
     accelerator_hours: float | None = None
     utilization: float | None = None
     is_current: bool = Field(default=True)
-    superseded_by_id: int | None = Field(default=None, foreign_key="inference_usage.id")
+    # No foreign key: on PostgreSQL the table is partitioned by month (tracker.store.partitions) and
+    # cannot be referenced on id alone; the filing writer sets it in the superseding transaction.
+    superseded_by_id: int | None = None
 
 
 class ComputeCluster(SQLModel, table=True):
@@ -257,13 +259,17 @@ class SystemCrossing(SQLModel, table=True):
 
 
 class FlagEvent(SQLModel, table=True):
-    """Append-only history of flag transitions."""
+    """Append-only history of flags. ``kind`` ``transition``: one (subject, regime) pair's status or
+    projected state changed (``old_status`` null: a new pair of a subject evaluated before).
+    ``first_evaluated``: the subject's first evaluation, one row for all its regimes (``regime_id``
+    null, ``new_status`` its highest status then); its flags that day are the current flags' start."""
 
     __tablename__ = "flag_event"
     id: int | None = Field(default=None, primary_key=True)
     subject_kind: str = Field(default="system", max_length=16)
     subject_id: int = Field(index=True)
-    regime_id: str = Field(foreign_key="regime.id")
+    kind: str = Field(default="transition", max_length=24, sa_column_kwargs={"server_default": "transition"})
+    regime_id: str | None = Field(default=None, foreign_key="regime.id")
     old_status: str | None = Field(default=None, max_length=16)
     new_status: str = Field(max_length=16)
     old_projected: bool | None = None
@@ -576,6 +582,18 @@ class RateBucket(SQLModel, table=True):
     updated_at: datetime = Field(sa_type=UTCDateTime())
 
 
+class AttemptBucket(SQLModel, table=True):
+    """A token bucket of sign-in (or password-change) attempts for one account and client address
+    (``tracker.auth.attempts``), shared by every server process. The key is a SHA-256, so the
+    usernames people mistype (sometimes their password) are not kept here in clear."""
+
+    __tablename__ = "attempt_bucket"
+    key: str = Field(primary_key=True, max_length=64)
+    tokens: float
+    # Indexed: a bucket untouched for a full refill is full, the same as no row, and is swept.
+    updated_at: datetime = Field(sa_type=UTCDateTime(), index=True)
+
+
 class RejectionRepeat(SQLModel, table=True):
     """Identical rejections of one provider (same bytes, same problems) close together: the first
     raises the alert, the repeats only count here (``tracker.filing.service``)."""
@@ -592,6 +610,50 @@ class RejectionRepeat(SQLModel, table=True):
     count: int = 1
     first_at: datetime = Field(sa_type=UTCDateTime())
     last_at: datetime = Field(sa_type=UTCDateTime())
+
+
+class FilingJob(SQLModel, table=True):
+    """The work queue of ``tracker worker`` (``tracker.worker``): a filing to make (uploaded bytes
+    spooled to a file, or a file in the inbox) or an evaluation to run after filings. A worker holds a
+    job under a lease it renews; a job whose lease ran out is claimed again (``claim_token`` tells the
+    holders apart), and a filing job is finished in the filing's own transaction."""
+
+    __tablename__ = "filing_job"
+    __table_args__ = (
+        sa.Index("ix_filing_job_due", "status", "run_after", "id"),
+        # One queued evaluation is enough (it evaluates every filing since the last one), and one
+        # open job per inbox file: both enqueues are an INSERT .. ON CONFLICT DO NOTHING.
+        sa.Index("ux_filing_job_queued_evaluation", "job_type", unique=True,
+                 sqlite_where=sa.text("job_type = 'evaluation' AND status = 'queued'"),
+                 postgresql_where=sa.text("job_type = 'evaluation' AND status = 'queued'")),
+        sa.Index("ux_filing_job_open_inbox_file", "spool_path", unique=True,
+                 sqlite_where=sa.text("job_type = 'inbox' AND status IN ('queued', 'running')"),
+                 postgresql_where=sa.text("job_type = 'inbox' AND status IN ('queued', 'running')")),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    public_id: str = Field(max_length=32, unique=True)  # what the API and portal quote (not guessable)
+    job_type: str = Field(max_length=16)  # filing | inbox | evaluation
+    status: str = Field(default="queued", max_length=16)  # queued | running | done | rejected | failed
+    provider_id: int | None = Field(default=None, foreign_key="provider.id", index=True)
+    provider_slug: str | None = Field(default=None, max_length=64)
+    disclosure_kind: str | None = Field(default=None, max_length=64)  # as the filer gave it (may be empty)
+    filename: str | None = Field(default=None, max_length=255)
+    channel: str | None = Field(default=None, max_length=16)
+    filed_by: str | None = Field(default=None, max_length=200)
+    size_bytes: int | None = Field(default=None, sa_type=sa.BigInteger())
+    spool_path: str | None = Field(default=None, max_length=1024)  # the spooled upload or the inbox file
+    attempts: int = 0
+    max_attempts: int = 5
+    run_after: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())  # retry backoff
+    claim_token: str | None = Field(default=None, max_length=32)
+    claimed_by: str | None = Field(default=None, max_length=120)  # host:pid of the holder
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime())
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
+    started_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
+    accession: str | None = Field(default=None, max_length=32)
+    outcome_json: str | None = Field(default=None, sa_type=sa.Text())  # the receipt or rejection issued
+    last_error: str | None = Field(default=None, sa_type=sa.Text())
 
 
 class AuditCheckpoint(SQLModel, table=True):

@@ -6,10 +6,12 @@
   role change or disabling the account ends it at once, and it never outlives its absolute
   lifetime however busy it is.
 - The login, logout and password forms carry a CSRF token kept in the same signed cookie
-  (synchronizer token), issued afresh with each new session.
+  (synchronizer token), issued afresh with each new session. Nothing of it is on the server: any
+  process holding the same ``TRACKER_SECRET_KEY`` verifies the cookie's signature and compares the
+  form's token with the cookie's, so a form served by one process is accepted by another.
 - Failed sign-ins are limited to ``settings.login_attempts_per_minute`` per username and client
-  IP, counted in this process's memory: a restart forgets them and each process of a multi-process
-  deployment counts on its own (documented in docs/dashboard.md).
+  IP, and wrong current passwords on the password form likewise per account, in the database
+  (tracker/auth/attempts.py): every process behind the proxy counts the same failures.
 - ``current_scope()`` is the only way a view or callback learns who is asking; it never reads
   request input, so a forged callback payload cannot change whose data a query returns.
 """
@@ -18,9 +20,6 @@ from __future__ import annotations
 
 import hmac
 import secrets
-import threading
-import time
-from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -31,6 +30,7 @@ import flask
 from sqlmodel import Session
 from werkzeug.exceptions import Unauthorized
 
+from tracker.auth import attempts
 from tracker.auth import sessions as web_sessions
 from tracker.auth.passwords import WeakPasswordError
 from tracker.auth.scope import Scope
@@ -38,6 +38,7 @@ from tracker.auth.users import UserError, authenticate, change_own_password, sco
 from tracker.config import Settings, get_settings
 from tracker.store import audit
 from tracker.store.db import get_engine, session_scope
+from tracker.store.db import read_session as store_read_session
 from tracker.store.types import utcnow
 from tracker.web.public import is_public_request
 
@@ -47,36 +48,6 @@ SETTINGS_KEY = "TRACKER_SETTINGS"
 PUBLIC_PREFIXES = ("/login", "/assets/", "/_dash-component-suites/", "/_favicon.ico", "/favicon.ico",
                    "/api/", "/healthz")
 DASH_JSON_PREFIXES = ("/_dash-",)
-
-
-class LoginRateLimiter:
-    """Failed attempts per key in a sliding 60-second window, in memory, thread-safe."""
-
-    def __init__(self, per_minute: int, window_s: float = 60.0) -> None:
-        self.per_minute = per_minute
-        self.window_s = window_s
-        self._failures: dict[tuple[str, str], deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def _recent(self, key: tuple[str, str], now: float) -> deque[float]:
-        entries = self._failures.setdefault(key, deque())
-        while entries and now - entries[0] > self.window_s:
-            entries.popleft()
-        return entries
-
-    def blocked(self, key: tuple[str, str]) -> bool:
-        with self._lock:
-            return len(self._recent(key, time.monotonic())) >= self.per_minute
-
-    def fail(self, key: tuple[str, str]) -> None:
-        with self._lock:
-            self._recent(key, time.monotonic()).append(time.monotonic())
-            if len(self._failures) > 100_000:  # bound memory under a username-spraying attack
-                self._failures.clear()
-
-    def reset(self, key: tuple[str, str]) -> None:
-        with self._lock:
-            self._failures.pop(key, None)
 
 
 def settings() -> Settings:
@@ -92,7 +63,27 @@ def db_session() -> Iterator[Session]:
         yield session
 
 
+@contextmanager
+def read_session() -> Iterator[Session]:
+    """A read-only transaction for views that show data and write nothing: on the read replica when
+    one is configured (it may lag the primary; docs/deployment.md), else on the primary. Sign-in,
+    sessions, rate limits and whatever must show the caller's own fresh write use ``db_session``."""
+    with store_read_session(settings()) as session:
+        yield session
+
+
 SESSION_COOKIE_FIELD = "sid"
+
+
+def _take_attempt(purpose: str, account: str) -> tuple[str, bool]:
+    """Take one attempt of ``purpose`` for ``account`` from this client address: (bucket key, allowed)."""
+    key = attempts.attempt_key(purpose, account, flask.request.remote_addr or "?")
+    rate = attempts.attempt_rate(settings().login_attempts_per_minute)
+    return key, attempts.take(get_engine(settings().database_url), key, rate) == 0.0
+
+
+def _give_back(key: str) -> None:
+    attempts.give_back(get_engine(settings().database_url), key)
 
 
 def session_policy() -> web_sessions.SessionPolicy:
@@ -206,9 +197,8 @@ def login_submit() -> Any:
         return _login_page("Your sign-in form expired. Please try again.", 400)
     username = flask.request.form.get("username", "").strip()
     password = flask.request.form.get("password", "")
-    limiter: LoginRateLimiter = flask.current_app.extensions["tracker_login_limiter"]
-    key = (username.lower(), flask.request.remote_addr or "?")
-    if limiter.blocked(key):
+    key, allowed = _take_attempt("login", username.lower())
+    if not allowed:
         return _login_page("Too many failed sign-ins. Wait a minute and try again.", 429, username)
     with db_session() as session:
         user = authenticate(session, username, password)
@@ -219,9 +209,8 @@ def login_submit() -> Any:
             audit.record(session, actor=user.username, action="user.login", entity="user",
                          entity_id=user.id or 0, details={"ip": flask.request.remote_addr})
     if user is None:
-        limiter.fail(key)
         return _login_page("That username and password do not match.", 401, username)
-    limiter.reset(key)
+    _give_back(key)
     flask.session.clear()  # a fresh session on sign-in: no fixation of a pre-login cookie
     flask.session[SESSION_COOKIE_FIELD] = token
     flask.session["csrf"] = secrets.token_urlsafe(32)
@@ -278,21 +267,20 @@ def password_submit() -> Any:
     if not _check_csrf():
         return _password_page("The form expired. Please try again.", 400)
     token = flask.session.get(SESSION_COOKIE_FIELD)
-    limiter: LoginRateLimiter = flask.current_app.extensions["tracker_login_limiter"]
-    key = (f"password:{user_id}", flask.request.remote_addr or "?")
-    if limiter.blocked(key):  # a stolen cookie must not become a password-guessing oracle
+    key, allowed = _take_attempt("password", str(user_id))
+    if not allowed:  # a stolen cookie must not become a password-guessing oracle
         return _password_page("Too many wrong passwords. Wait a minute and try again.", 429)
     try:
         with db_session() as session:
             change_own_password(session, user_id=user_id, current_password=flask.request.form.get("current", ""),
                                 new_password=flask.request.form.get("new", ""),
                                 keep_token=token if isinstance(token, str) else None)
-    except UserError as exc:
-        limiter.fail(key)
+    except UserError as exc:  # the attempt stays taken
         return _password_page(str(exc), 400)
     except WeakPasswordError as exc:
+        _give_back(key)  # the current password was right; only the new one was refused
         return _password_page(str(exc), 400)
-    limiter.reset(key)
+    _give_back(key)
     return _password_page(done=True)
 
 
@@ -322,6 +310,5 @@ def install(app: flask.Flask, app_settings: Settings | None = None) -> None:
         # The cookie may outlive nothing: the server-side row's absolute expiry is the real limit.
         PERMANENT_SESSION_LIFETIME=timedelta(hours=conf.session_lifetime_hours),
     )
-    app.extensions["tracker_login_limiter"] = LoginRateLimiter(conf.login_attempts_per_minute)
     app.register_blueprint(bp)
     app.before_request(_require_login)

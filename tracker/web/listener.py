@@ -136,6 +136,9 @@ def run(app: Any, host: str, port: int, settings: Settings) -> None:
     if warning:
         log.warning(warning)
     server = create_listener(app, host, port, settings)
+    from tracker.alerts.links import record_served_address  # alert links follow the served address
+
+    record_served_address(settings, host, int(server.effective_port))
     server.print_listen("Serving on http://{}:{}")
     with stop_on_sigterm():
         try:

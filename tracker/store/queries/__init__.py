@@ -57,6 +57,7 @@ from tracker.store.queries.overview import (
     ENDED_STATES,
     ScatterFilters,
     compute_scatter_points,
+    data_version,
     inference_series,
     list_providers,
     overview_counts,
@@ -67,7 +68,9 @@ from tracker.store.queries.regimes import (
     list_regimes_with_counts,
 )
 from tracker.store.queries.system import (
+    latest_inference_periods,
     per_method,
+    projected_training,
     system_detail,
 )
 
@@ -98,9 +101,11 @@ __all__ = [
     "alert_in_scope",
     "as_of",
     "compute_scatter_points",
+    "data_version",
     "deadlines",
     "filing_detail",
     "inference_series",
+    "latest_inference_periods",
     "list_alerts",
     "list_filings",
     "list_flags",
@@ -110,6 +115,7 @@ __all__ = [
     "list_tokens",
     "overview_counts",
     "per_method",
+    "projected_training",
     "rejection_repeats",
     "system_detail",
     "systems_export",

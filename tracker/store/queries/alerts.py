@@ -1,9 +1,17 @@
-"""Alerts and notification deadlines."""
+"""Alerts and notification deadlines.
+
+``alert_detail`` is one alert as its page shows it: the alert's row, its payload (previous and new
+status, figure and threshold, a discrepancy's reported and estimated figures, a rejected filing's
+accession), the regime's name and metric, and the delivery state of each sink. A provider sees its
+own alerts only, and not those that would show a confidential lineage figure; an alert it may not
+see is reported exactly as one that does not exist (None), so an id reveals nothing.
+"""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
 from typing import Literal
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from sqlmodel import Session
@@ -11,6 +19,7 @@ from sqlmodel import Session
 from tracker.auth.scope import Scope
 from tracker.store.models import (
     Alert,
+    AlertDelivery,
     Filing,
     RejectionRepeat,
 )
@@ -24,8 +33,10 @@ from tracker.store.queries.common import (
     Row,
     S,
     alert_row,
+    parse_json,
 )
 from tracker.store.queries.confidential import confidential_lineage, without_masked_alerts, without_masked_flags
+from tracker.store.queries.regime_labels import regime_names
 from tracker.store.types import utcnow
 
 
@@ -43,7 +54,55 @@ def list_alerts(session: Session, scope: Scope, *, state: Literal["open", "ackno
     q, count = without_masked_alerts(session, q, masked), without_masked_alerts(session, count, masked)
     rows = session.execute(q.order_by(A.created_at.desc(), A.id.desc()).offset(max(offset, 0))
                            .limit(min(limit, MAX_PAGE_ROWS))).all()
-    return [alert_row(a, p, s) for a, p, s in rows], session.execute(count).scalar_one()
+    names = regime_names(session, {a.regime_id for a, _, _ in rows})
+    return ([{**alert_row(a, p, s), "regime_name": names.get(a.regime_id, a.regime_id)} for a, p, s in rows],
+            session.execute(count).scalar_one())
+
+def alert_detail(session: Session, scope: Scope, alert_id: int) -> Row | None:
+    """One alert with its payload, regime and deliveries; None when it does not exist or the scope
+    may not see it (the same answer for both)."""
+    q = (sa.select(Alert, P.slug, S.name, S.version).join(P, P.id == A.provider_id, isouter=True)
+         .join(S, S.id == A.system_id, isouter=True).where(A.id == alert_id))
+    q = without_masked_alerts(session, scope.restrict(q, A.provider_id), confidential_lineage(session, scope))
+    found = session.execute(q).first()
+    if found is None:
+        return None
+    alert, provider, system, version = found
+    payload = parse_json(alert.payload_json)
+    payload = payload if isinstance(payload, dict) else {}
+    regime = None
+    if alert.regime_id:
+        found_regime = session.execute(sa.select(R.metric, R.comparator).where(R.id == alert.regime_id)).first()
+        metric, comparator = found_regime if found_regime is not None else (None, None)
+        regime = {"id": alert.regime_id, "metric": metric, "comparator": comparator,
+                  "name": regime_names(session, [alert.regime_id]).get(alert.regime_id, alert.regime_id)}
+    deliveries = session.execute(sa.select(AlertDelivery).where(AlertDelivery.alert_id == alert.id)
+                                 .order_by(AlertDelivery.id)).scalars().all()  # type: ignore[arg-type]
+    return {**alert_row(alert, provider, system), "version": version, "payload": payload, "regime": regime,
+            "deliveries": [_delivery(d, full=scope.sees_everything) for d in deliveries]}
+
+
+DELIVERY_STATES = {"pending": "pending", "delivered": "delivered", "dead": "failed"}
+
+
+def _delivery(d: AlertDelivery, *, full: bool) -> Row:
+    """A sink's delivery state. Sinks are the regulator's configuration: a provider sees the kind
+    of sink only, and nobody sees a webhook address's query string or credentials (tokens)."""
+    return {"sink": sink_label(d.sink, full=full), "status": DELIVERY_STATES.get(d.status, d.status),
+            "attempts": d.attempts, "last_error": d.last_error if full else None,
+            "next_attempt_at": d.next_attempt_at if d.status == "pending" else None, "delivered_at": d.delivered_at}
+
+
+def sink_label(sink: str, *, full: bool) -> str:
+    """``webhook: https://host/path`` (no credentials, query or fragment); the kind alone unless ``full``."""
+    kind, _, address = sink.partition(":")
+    if not full or not address:
+        return kind or "sink"
+    if kind == "webhook":
+        parts = urlsplit(address)
+        address = f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}{parts.path}"
+    return f"{kind}: {address}"
+
 
 def alert_in_scope(session: Session, scope: Scope, alert_id: int) -> bool:
     q = scope.restrict(sa.select(A.id).where(A.id == alert_id), A.provider_id)
@@ -71,7 +130,9 @@ def deadlines(session: Session, scope: Scope, *, today: date | None = None, hori
          .order_by(F.deadline, F.id).limit(limit))
     q = without_masked_flags(session, q, S.id, F.regime_id, confidential_lineage(session, scope))
     rows = [dict(r._mapping) for r in session.execute(scope.restrict(q, S.provider_id))]
+    names = regime_names(session, {row["regime_id"] for row in rows})
     for row in rows:
         row["days_left"] = (row["deadline"] - today).days
+        row["regime_name"] = names.get(row["regime_id"], row["regime_id"])
     return {"overdue": [r for r in rows if r["deadline"] < today],
             "upcoming": [r for r in rows if r["deadline"] >= today]}

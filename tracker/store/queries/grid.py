@@ -12,6 +12,12 @@ systems a page is an index scan plus LIMIT:
 * a filter that only a summary row can satisfy (``training > 1e25``, ``status = above``) drives
   the query from the summary, so the count and the page never read systems that cannot match;
 * system and provider columns are joined only when a filter or sort uses them.
+
+Beside the summary figures, a page's rows carry what the summary leaves empty: the projected
+training figure of a system with only planned or in-progress compute, the latest filed usage
+period's inference figure when no current 30-day figure exists, and the status under each regime
+in force that the tracker assesses (``regime:<id>`` columns, filterable like the overall status).
+These are read for the page's ids only, and masked by scope as the summary figures are.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
 
+import pydantic
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
@@ -33,15 +40,21 @@ from tracker.store.queries.common import (
     STATUS_RANK,
     F,
     P,
+    R,
     Row,
     S,
     as_date,
     as_number,
+    last_run_end,
     parse_json,
+    rank_expr,
     rank_in,
     status_label,
 )
-from tracker.store.queries.confidential import confidential_lineage, masked_expr, own_low_expr
+from tracker.store.queries.confidential import confidential_lineage, lineage_regimes, masked_expr, own_low_expr
+from tracker.store.queries.regime_labels import regime_names
+from tracker.store.queries.system import latest_inference_periods, projected_training
+from tracker.store.types import utcnow
 
 Source = Literal["system", "provider", "summary"]
 
@@ -59,6 +72,9 @@ _COLUMNS: dict[str, GridColumn] = {
     "name": GridColumn("text", "system", S.name),
     "version": GridColumn("text", "system", S.version),
     "publication_date": GridColumn("date", "system", S.publication_date),
+    # Nothing files a publication date; the end of the last current run (planned end for planned
+    # runs) is the date a system's compute is known from, and what the overview plots it at.
+    "last_run_end": GridColumn("date", "system", last_run_end()),
     "training_flop": GridColumn("number", "summary", SS.training_central_flop),
     "training_low_flop": GridColumn("number", "summary", SS.training_low_flop),
     "training_high_flop": GridColumn("number", "summary", SS.training_high_flop),
@@ -69,6 +85,7 @@ _COLUMNS: dict[str, GridColumn] = {
 }
 
 GRID_COLUMNS = tuple(_COLUMNS)
+REGIME_COLUMN = "regime:"  # ``regime:<id>``: the system's status under that regime
 
 
 def _scoped_columns(session: Session, scope: Scope) -> dict[str, GridColumn]:
@@ -76,20 +93,61 @@ def _scoped_columns(session: Session, scope: Scope) -> dict[str, GridColumn]:
     built on another provider's confidential system: tracker.store.queries.confidential), so that
     no sort or filter can reveal them either."""
     masked = confidential_lineage(session, scope)
+    regimes = _regime_columns(session, masked)
     if not masked:
-        return _COLUMNS
+        return {**_COLUMNS, **regimes}
     key = SS.system_id
 
     def summary(kind: Literal["number", "text", "status"], expr: Any) -> GridColumn:
         return GridColumn(kind, "summary", expr)
 
-    return {**_COLUMNS,
+    return {**_COLUMNS, **regimes,
             "training_flop": summary("number", masked_expr(SS.training_central_flop, key, masked)),
             "training_low_flop": summary("number", masked_expr(SS.training_low_flop, key, masked, own_low_expr(key))),
             "training_high_flop": summary("number", masked_expr(SS.training_high_flop, key, masked)),
             "methods": summary("text", masked_expr(SS.training_methods, key, masked)),
             "confidence": summary("text", masked_expr(SS.training_confidence, key, masked)),
             "status": summary("status", masked_expr(SS.status_rank, key, masked))}
+
+
+def _regime_columns(session: Session, masked: frozenset[int]) -> dict[str, GridColumn]:
+    """A status column per stored regime: the rank of the system's flag under it (no flag: NULL,
+    read as unknown), masked to unknown where the regime reads a lineage the scope may not see."""
+    hidden = lineage_regimes(session) if masked else frozenset()
+    columns = {}
+    for regime_id in session.execute(sa.select(R.id)).scalars():
+        rank = (sa.select(rank_expr(F))
+                .where(F.subject_kind == "system", F.subject_id == S.id, F.regime_id == regime_id)
+                .correlate(S).scalar_subquery())
+        if regime_id in hidden:
+            rank = masked_expr(rank, S.id, masked)
+        columns[f"{REGIME_COLUMN}{regime_id}"] = GridColumn("status", "system", rank)
+    return columns
+
+
+def status_regimes(session: Session, today: date | None = None) -> list[Row]:
+    """The regimes the grid shows a status column for: in force on ``today`` and assessable by the
+    tracker (a regime whose metric it does not hold has no per-system status to show), each with
+    its ``id``, ``name`` and grid ``col_id``, ordered as the regimes page orders them."""
+    from tracker.regimes.model import HELD_METRICS, Regime  # the regime model; loaded on use
+
+    today = today or utcnow().date()
+    rows = session.execute(sa.select(R.id, R.metric, R.state, R.definition_json)
+                           .order_by(R.jurisdiction, R.id)).all()
+    names = regime_names(session)
+    shown = []
+    for regime_id, metric, state, definition in rows:
+        try:
+            regime = Regime.model_validate_json(definition)
+            keep = regime.phase_on(today) == "in_force" and regime.unknown_reason is None
+        except (pydantic.ValidationError, ValueError):
+            # A definition the model no longer reads: judge from the stored columns.
+            keep = state in ("in_force", "guidance") and metric in HELD_METRICS
+        if keep:
+            shown.append({"id": regime_id, "name": names.get(regime_id, regime_id),
+                          "col_id": f"{REGIME_COLUMN}{regime_id}"})
+    return shown
+
 
 def _text_condition(expr: Any, kind: str, value: Any) -> ColumnElement[bool] | None:
     if kind == "blank":
@@ -271,7 +329,9 @@ def _page_ids(session: Session, scope: Scope, filters: _Filters, keys: list[tupl
 
 
 def _grid_select(columns: Mapping[str, GridColumn] = _COLUMNS) -> list[Any]:
-    return [c.expr.label(name) for name, c in columns.items()]
+    # Per-regime statuses are read for the page's ids in one query (_with_regime_statuses), not as
+    # one correlated subquery per regime and row.
+    return [c.expr.label(name) for name, c in columns.items() if not name.startswith(REGIME_COLUMN)]
 
 def _grid_row(r: Any) -> Row:
     row = dict(r._mapping)
@@ -296,6 +356,8 @@ def systems_page(session: Session, scope: Scope, start_row: int, end_row: int,
     wide = _from(scope, _grid_select(columns), {"provider", "summary"}, from_summary=False).where(S.id.in_(ids))
     by_id = {row.id: _grid_row(row) for row in session.execute(wide)}
     _with_flag_notes(session, scope, by_id)
+    _with_missing_figures(session, scope, by_id)
+    _with_regime_statuses(session, scope, by_id)
     return [by_id[i] for i in ids if i in by_id], total
 
 
@@ -307,7 +369,9 @@ def systems_export(session: Session, scope: Scope, sort_model: Sequence[Mapping[
     filters = _filters(filter_model, columns)
     q = (_from(scope, _grid_select(columns), {"provider", "summary"}, from_summary=False)
          .where(*filters.clauses).order_by(*_order(_sort_keys(sort_model, columns)), S.id))
-    return [_grid_row(r) for r in session.execute(q.limit(limit))]
+    rows = [_grid_row(r) for r in session.execute(q.limit(limit))]
+    _with_missing_figures(session, scope, {row["id"]: row for row in rows})
+    return rows
 
 
 def _with_flag_notes(session: Session, scope: Scope, rows: dict[int, Row]) -> None:
@@ -325,11 +389,62 @@ def _with_flag_notes(session: Session, scope: Scope, rows: dict[int, Row]) -> No
              .where(F.subject_kind == "system", F.subject_id.in_(shown),
                     sa.or_(F.conditional.is_(True), F.tier.is_not(None)))
              .order_by(F.subject_id, F.regime_id))
-        for system_id, regime_id, conditional, unheld, tier in session.execute(q):
+        flags = session.execute(q).all()
+        names = regime_names(session, {row[1] for row in flags})
+        for system_id, regime_id, conditional, unheld, tier in flags:
+            name = names.get(regime_id, regime_id)
             if conditional:
                 notes.setdefault(system_id, []).append(
-                    f"{regime_id} conditional: {'; '.join(str(c) for c in parse_json(unheld) or [])}")
+                    f"{name} conditional: {'; '.join(str(c) for c in parse_json(unheld) or [])}")
             if tier:
-                notes.setdefault(system_id, []).append(f"{regime_id} tier {tier}")
+                notes.setdefault(system_id, []).append(f"{name} tier {tier}")
     for system_id, row in rows.items():
         row["flag_notes"] = " · ".join(notes.get(system_id, []))
+
+
+def _with_missing_figures(session: Session, scope: Scope, rows: dict[int, Row]) -> None:
+    """What the summary leaves empty, on the rows given (already in the caller's scope):
+
+    * ``projected_flop`` (``_low``/``_high``): the projected training figure of a system with no
+      training figure, i.e. only planned or in-progress compute (withheld where masked, by
+      ``projected_training``; a masked system's own lower bound is not a missing figure);
+    * ``inference_latest_flop`` with ``inference_period_start``/``_end``: the latest filed usage
+      period's figure of a system with no current 30-day figure (its usage is older than 30 days).
+    """
+    no_training = [i for i, r in rows.items() if r.get("training_flop") is None and r.get("training_low_flop") is None]
+    no_inference = [i for i, r in rows.items() if r.get("inference_flop_30d") is None]
+    projected = projected_training(session, scope, no_training) if no_training else {}
+    latest = latest_inference_periods(session, scope, no_inference) if no_inference else {}
+    for system_id, row in rows.items():
+        figure = projected.get(system_id) or {}
+        row["projected_flop"] = figure.get("central")
+        row["projected_low_flop"] = figure.get("low")
+        row["projected_high_flop"] = figure.get("high")
+        period = latest.get(system_id) or {}
+        row["inference_latest_flop"] = period.get("central")
+        row["inference_period_start"] = period.get("period_start")
+        row["inference_period_end"] = period.get("period_end")
+
+
+def _with_regime_statuses(session: Session, scope: Scope, rows: dict[int, Row]) -> None:
+    """``regime:<id>`` = ``{"status", "projected"}`` on each row for every regime the system has a
+    flag under (one query for the page's ids); lineage regimes of masked systems read unknown.
+    ``status_projected``: the highest status comes from planned or in-progress compute."""
+    if not rows:
+        return
+    masked = confidential_lineage(session, scope, list(rows))
+    none = {f"{REGIME_COLUMN}{regime_id}": None for regime_id in session.execute(sa.select(R.id)).scalars()}
+    for row in rows.values():  # no flag under a regime: no status to show
+        row.update(none, status_projected=False)
+    hidden = lineage_regimes(session) if masked else frozenset()
+    q = (sa.select(F.subject_id, F.regime_id, F.status, F.projected)
+         .where(F.subject_kind == "system", F.subject_id.in_(list(rows))))
+    for system_id, regime_id, status, projected in session.execute(q):
+        if system_id in masked and regime_id in hidden:
+            status, projected = "unknown", False
+        rows[system_id][f"{REGIME_COLUMN}{regime_id}"] = {"status": status, "projected": bool(projected)}
+    for row in rows.values():
+        # The highest status is projected when every flag at that status is: planned compute alone
+        # puts the system there.
+        top = [v for k, v in row.items() if k.startswith(REGIME_COLUMN) and v and v["status"] == row["status"]]
+        row["status_projected"] = bool(top) and all(v["projected"] for v in top)

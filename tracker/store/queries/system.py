@@ -32,6 +32,7 @@ from tracker.store.queries.common import (
     Row,
     S,
     alert_row,
+    as_date,
     as_number,
     method_list,
     model_dict,
@@ -43,14 +44,17 @@ from tracker.store.queries.confidential import (
     mask_flag,
     mask_training_estimate,
 )
+from tracker.store.queries.regime_names import regime_names
 
 
 def _estimate_row(e: Any) -> Row:
     inputs = parse_json(e.inputs_json)
+    methods = per_method(inputs)
     return {"kind": e.kind, "central": e.central_flop, "low": e.low_flop, "high": e.high_flop,
-            "methods": method_list(e.methods), "confidence": e.confidence, "computed_at": e.computed_at,
-            "methodology_version": e.methodology_version, "per_method": per_method(inputs),
-            "inputs": inputs}
+            # The estimator leaves a projected row's methods empty: its runs say which applied.
+            "methods": method_list(e.methods) or [m["method"] for m in methods], "confidence": e.confidence,
+            "computed_at": e.computed_at, "methodology_version": e.methodology_version, "per_method": methods,
+            "inputs": inputs, "period_start": e.period_start, "period_end": e.period_end}
 
 def per_method(inputs: Any) -> list[Row]:
     """Each method's own estimate from an estimate's ``inputs_json``.
@@ -152,14 +156,21 @@ def system_detail(session: Session, scope: Scope, system_id: int) -> Row | None:
     flags_q = (sa.select(Flag, R.obligation, R.state, R.jurisdiction, R.metric)
                .join(R, R.id == F.regime_id)
                .where(F.subject_kind == "system", F.subject_id == system_id).order_by(F.regime_id))
-    flags = [{**model_dict(f), "obligation": ob, "regime_state": st, "jurisdiction": j, "metric": m}
+    names = regime_names(session)
+    flags = [{**model_dict(f), "obligation": ob, "regime_state": st, "jurisdiction": j, "metric": m,
+              "regime_name": names.get(f.regime_id, f.regime_id)}
              for f, ob, st, j, m in session.execute(flags_q)]
-    events_q = (sa.select(FlagEvent).where(FE.subject_kind == "system", FE.subject_id == system_id)
+    # Each event with its regime's metric, so a ratio is not written as compute.
+    events_q = (sa.select(FlagEvent, R.metric).outerjoin(R, R.id == FE.regime_id)
+                .where(FE.subject_kind == "system", FE.subject_id == system_id)
                 .order_by(FE.changed_on, FE.recorded_at, FE.id))
-    events = [model_dict(e) for e in session.execute(events_q).scalars()]
+    events = [{**model_dict(e), "metric": metric, "regime_name": names.get(e.regime_id, e.regime_id)}
+              for e, metric in session.execute(events_q)]
     alerts_q = scope.restrict(sa.select(Alert).where(A.system_id == system_id)
                               .order_by(A.created_at.desc()).limit(100), A.provider_id)
-    alerts = [alert_row(a, system["provider"], system["name"]) for a in session.execute(alerts_q).scalars()]
+    alerts = [{**alert_row(a, system["provider"], system["name"]),
+               "regime_name": names.get(a.regime_id, a.regime_id) if a.regime_id else None}
+              for a in session.execute(alerts_q).scalars()]
     discrepancies = [model_dict(d) for d in session.execute(
         sa.select(Discrepancy).where(Discrepancy.system_id == system_id)  # type: ignore[arg-type]
         .order_by(Discrepancy.detected_at.desc())).scalars()]  # type: ignore[attr-defined]
@@ -168,6 +179,7 @@ def system_detail(session: Session, scope: Scope, system_id: int) -> Row | None:
         "estimates": [_estimate_row(e) for e in estimates],
         "training_history": [_estimate_row(e) for e in history],
         "runs": runs, "inference_usage": usage, "flags": flags, "flag_history": events,
+        "latest_inference": latest_inference_periods(session, scope, [system_id]).get(system_id),
         "alerts": alerts, "discrepancies": discrepancies,
     }
     if system_id in confidential_lineage(session, scope, [system_id]):
@@ -185,8 +197,64 @@ def _masked_detail(session: Session, detail: Row) -> Row:
     hidden = lineage_regimes(session)
     return {**detail, "estimates": estimates, "training_history": history,
             "flags": [mask_flag(f) for f in detail["flags"]],
-            "flag_history": [e for e in detail["flag_history"] if e.get("regime_id") not in hidden],
+            # An event of no regime (a first evaluation) summarises all regimes, the hidden ones too.
+            "flag_history": [e for e in detail["flag_history"]
+                             if e.get("regime_id") is not None and e["regime_id"] not in hidden],
             # Alerts and discrepancies about the cumulative figure would carry it.
             "alerts": [a for a in detail["alerts"]
                        if a.get("regime_id") not in hidden and a.get("kind") != "discrepancy"],
             "discrepancies": [], "masked": True}
+
+
+_CHUNK = 1000
+
+
+def latest_inference_periods(session: Session, scope: Scope, system_ids: Iterable[int] | None) -> dict[int, Row]:
+    """Each system's latest filed usage period with its inference estimate (``central``, ``low``,
+    ``high`` FLOP in that period, ``period_start``, ``period_end``), among ``system_ids`` (None: every
+    system in the scope); systems with none are absent. What views show when the current 30-day
+    figure is empty because the usage on file is older than 30 days. Inference is the system's own
+    usage: no lineage masking applies."""
+    out: dict[int, Row] = {}
+    parts: list[list[int] | None] = [None]
+    if system_ids is not None:
+        ids = sorted(set(system_ids))
+        parts = [ids[start:start + _CHUNK] for start in range(0, len(ids), _CHUNK)]
+    current = sa.and_(E.kind == "inference_period", E.is_current.is_(True), E.central_flop.is_not(None))
+    for part in parts:
+        newest = sa.select(E.system_id, sa.func.max(E.period_end).label("period_end")).where(current)
+        if part is not None:
+            newest = newest.where(E.system_id.in_(part))
+        latest = newest.group_by(E.system_id).subquery()
+        q = (sa.select(E.system_id, E.central_flop, E.low_flop, E.high_flop, E.period_start, E.period_end)
+             .join(latest, sa.and_(latest.c.system_id == E.system_id, latest.c.period_end == E.period_end))
+             .join(S, S.id == E.system_id).where(current)
+             .order_by(E.system_id, E.period_start.desc(), E.id.desc()))
+        for sid, central, low, high, period_start, period_end in session.execute(scope.restrict(q, S.provider_id)):
+            out.setdefault(sid, {"central": central, "low": low, "high": high,
+                                 "period_start": as_date(period_start), "period_end": as_date(period_end)})
+    return out
+
+
+def projected_training(session: Session, scope: Scope, system_ids: Iterable[int]) -> dict[int, Row]:
+    """Each system's current projected training estimate (planned and in-progress runs counted:
+    ``central``, ``low``, ``high`` FLOP, ``methods``, ``confidence``), within the scope. A system
+    whose lineage holds another provider's confidential compute has none in that provider's scope
+    (tracker.store.queries.confidential: the projected estimate is withheld)."""
+    ids = sorted(set(system_ids))
+    masked = confidential_lineage(session, scope, ids)
+    out: dict[int, Row] = {}
+    for start in range(0, len(ids), _CHUNK):
+        part = [i for i in ids[start:start + _CHUNK] if i not in masked]
+        if not part:
+            continue
+        q = (sa.select(E.system_id, E.central_flop, E.low_flop, E.high_flop, E.methods, E.confidence,
+                       E.inputs_json)
+             .join(S, S.id == E.system_id)
+             .where(E.system_id.in_(part), E.kind == "projected", E.is_current.is_(True),
+                    E.central_flop.is_not(None)))
+        for sid, central, low, high, methods, confidence, inputs in session.execute(scope.restrict(q, S.provider_id)):
+            out[sid] = {"central": central, "low": low, "high": high, "confidence": confidence,
+                        # The estimator leaves a projected row's methods empty: read them from its runs.
+                        "methods": method_list(methods) or [m["method"] for m in per_method(parse_json(inputs))]}
+    return out
