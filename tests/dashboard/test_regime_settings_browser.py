@@ -139,12 +139,12 @@ def test_admin_sets_the_tc260_threshold_and_the_next_evaluation_flags_the_system
 
     page.goto(f"/systems/{ids['llama']}")
     page.wait_for_selector("#flags-table")
-    row = page.locator("#flags-table tr", has_text=TC260)
+    row = page.locator("#flags-table tr", has_text="China TC260 framework: registration")
     assert "above" in row.inner_text().lower() and "T1" in row.inner_text()
     shot(page, "system-detail-tc260")
     page.goto(f"/systems/{ids['gpt3']}")
     page.wait_for_selector("#flags-table")
-    gpai = page.locator("#flags-table tr", has_text="eu-gl-gpai-indicative").inner_text()
+    gpai = page.locator("#flags-table tr", has_text="EU GPAI Guidelines: GPAI indicator").inner_text()
     assert "conditional: modality: generates language" in gpai
     page.goto("/systems")
     page.wait_for_selector(".ag-row >> text=GPT-3 175B")
