@@ -60,7 +60,7 @@ def _postgres_migrated() -> str:
     url = require_postgres()
     engine = make_engine(url)
     with engine.begin() as conn:
-        # A clean slate for this session: the CI database may hold a previous run's tables.
+        # A clean slate for this test run: the CI database may hold a previous run's tables.
         conn.execute(sa.text("DROP SCHEMA public CASCADE"))
         conn.execute(sa.text("CREATE SCHEMA public"))
     engine.dispose()

@@ -50,7 +50,7 @@ def start(session: Session, *, user_id: int, policy: SessionPolicy, now: datetim
 
 
 def refusal(row: WebSession | None, user: User | None, *, policy: SessionPolicy, now: datetime) -> str | None:
-    """Why this session may not be used now, or None when it may."""
+    """Why this signed-in session may not be used now, or None when it may."""
     if row is None or user is None:
         return "unknown session"
     if row.revoked_at is not None:

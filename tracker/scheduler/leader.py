@@ -74,7 +74,7 @@ class PostgresLeaderLock:
         if self._conn is None:
             return False
         try:
-            # The lock lives exactly as long as this session: ask the server it is still ours.
+            # The lock lives exactly as long as this database connection: ask the server it is still ours.
             held = self._conn.execute(
                 sa.text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
                         " AND pid = pg_backend_pid() AND objid = :k"),
