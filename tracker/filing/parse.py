@@ -185,8 +185,10 @@ def _from_lazy(lazy: _Lazy, kind: Kind, catalog: Catalog) -> Parsed:
 
 def parse_source(source: large.Source, filename: str, requested: str | None, catalog: Catalog | None = None,
                  *, large_file_bytes: int = LARGE_FILE_BYTES) -> Parsed:
-    """The pipeline, for a file's bytes or its path alike: the route depends on size and format."""
-    catalog = catalog or load_catalog()
+    """The pipeline, for a file's bytes or its path alike: the route depends on size and format.
+
+    The catalog is loaded only once the file is known to be readable: loading it starts polars'
+    thread pool (about 30 MiB), which a file rejected at the door (a zip bomb) should not cost."""
     start = large.head(source)
     fmt = detect_format(start, filename)
     check_not_empty(start, large.size_of(source))
@@ -195,14 +197,14 @@ def parse_source(source: large.Source, filename: str, requested: str | None, cat
         kind = resolve_kind(requested, None, lazy.header)
         if kind is INFERENCE_USAGE:
             try:
-                return _from_lazy(lazy, kind, catalog)
+                return _from_lazy(lazy, kind, catalog or load_catalog())
             except (pl.exceptions.PolarsError, OSError):
                 if fmt != "parquet":
                     raise
                 # A column the text cast cannot handle: the in-memory reader words it as for an upload.
     raw = read_table(source if isinstance(source, bytes) else source.read_bytes(), filename)
     kind = resolve_kind(requested, raw.kind_hint, raw.header)
-    return _from_memory(conform(raw.header, raw.frame.lazy(), kind), kind, raw.format, catalog)
+    return _from_memory(conform(raw.header, raw.frame.lazy(), kind), kind, raw.format, catalog or load_catalog())
 
 
 def parse_disclosure(content: bytes, filename: str, kind: str | None, catalog: Catalog | None = None,
