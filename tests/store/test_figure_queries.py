@@ -23,7 +23,7 @@ from tests.store.seed import REGULATOR
 from tracker.auth.scope import Scope
 from tracker.store import queries
 from tracker.store.queries.overview import months_between
-from tracker.store.queries.regime_names import regime_name, regime_names
+from tracker.store.queries.regime_labels import regime_name, regime_names
 from tracker.store.queries.system import latest_inference_periods, projected_training
 
 

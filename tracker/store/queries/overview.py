@@ -36,7 +36,7 @@ from tracker.store.queries.common import (
     status_label,
 )
 from tracker.store.queries.confidential import confidential_lineage, without_masked, without_masked_flags
-from tracker.store.queries.regime_names import regime_names
+from tracker.store.queries.regime_labels import regime_names
 from tracker.store.queries.system import latest_inference_periods, per_method
 from tracker.store.types import utcnow
 

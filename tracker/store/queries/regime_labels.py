@@ -2,7 +2,7 @@
 
 Regime ids (``eu-aia-gpaisr-presumption``) are stable keys for machines; pages, filters and alert
 lists show the regime's name instead. The shipped regimes are named in the labels file; a custom
-regime (not in the file) is called by its jurisdiction and instrument (``regime_names``), so every
+regime (not in the file) is called by its jurisdiction and instrument (``regime_name``), so every
 regime has a name without anyone having to write one. Source keys (``S-EU-51``) resolve to
 their web addresses from the same file; a key without an address is shown unlinked.
 """
@@ -19,9 +19,9 @@ import yaml
 from sqlmodel import Session
 
 from tracker.store.queries.common import R
-from tracker.store.queries.regime_names import regime_name as derived_name
 
 LABELS_PATH = Path(__file__).resolve().parents[3] / "data" / "regime_labels.yaml"
+_NAME_CHARS = 64  # a filter or legend line; the regimes page shows the whole instrument
 
 
 @dataclass(frozen=True)
@@ -53,21 +53,31 @@ def load_labels(path: Path = LABELS_PATH) -> Labels:
 
 
 def regime_name(regime_id: str, jurisdiction: str | None = None, instrument: str | None = None) -> str:
-    """The name shown for ``regime_id``: the labels file's, else derived from its jurisdiction and
-    instrument (``tracker.store.queries.regime_names``, the same words on every page), else the id."""
-    return load_labels().names.get(regime_id) or derived_name(regime_id, jurisdiction, instrument)
+    """The name shown for ``regime_id``: the labels file's; else its jurisdiction and instrument,
+    shortened to fit a legend or a filter (the full instrument is on the regimes page); else the id."""
+    if named := load_labels().names.get(regime_id):
+        return named
+    text = (instrument or "").split(";")[0].strip()
+    if len(text) > _NAME_CHARS:
+        text = text[:_NAME_CHARS].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+    if not text:
+        return regime_id
+    return f"{jurisdiction} · {text}" if jurisdiction else text
 
 
 def regime_names(session: Session, regime_ids: Iterable[str] | None = None) -> dict[str, str]:
-    """``{id: name}`` for the stored regimes (``regime_ids`` of them, or all). Regimes carry no
+    """``{id: name}`` for the stored regimes (``regime_ids`` of them, or all). Regimes sharing a
+    name (the EU modification rules of one guideline section) are told apart by their id, among
+    all stored regimes so a name does not change with the subset asked for. Regimes carry no
     provider data, so no scope applies."""
-    q = sa.select(R.id, R.jurisdiction, R.instrument)
-    if regime_ids is not None:
-        wanted = sorted({str(i) for i in regime_ids if i})
-        if not wanted:
-            return {}
-        q = q.where(R.id.in_(wanted))
-    return {rid: regime_name(rid, jurisdiction, instrument) for rid, jurisdiction, instrument in session.execute(q)}
+    rows = session.execute(sa.select(R.id, R.jurisdiction, R.instrument)).all()
+    names = {rid: regime_name(rid, jurisdiction, instrument) for rid, jurisdiction, instrument in rows}
+    counts: dict[str, int] = {}
+    for name in names.values():
+        counts[name] = counts.get(name, 0) + 1
+    wanted = None if regime_ids is None else {str(i) for i in regime_ids if i}
+    return {rid: f"{name} ({rid})" if counts[name] > 1 else name
+            for rid, name in names.items() if wanted is None or rid in wanted}
 
 
 def source_links(keys: Iterable[object]) -> list[SourceLink]:

@@ -44,7 +44,7 @@ from tracker.store.queries.confidential import (
     mask_flag,
     mask_training_estimate,
 )
-from tracker.store.queries.regime_names import regime_names
+from tracker.store.queries.regime_labels import regime_names
 
 
 def _estimate_row(e: Any) -> Row:
