@@ -17,7 +17,9 @@ from sqlmodel import Session
 
 from tests.conftest import IN_CI
 from tests.dashboard import factories
+from tests.dashboard.figure_factories import Planted, plant
 from tests.store.seed import TODAY
+from tracker.auth.scope import Scope
 
 
 @pytest.fixture
@@ -26,6 +28,20 @@ def world(engine: Engine) -> factories.World:
         w = factories.seed_world(session, today=TODAY, users=False)
         session.commit()
     return w
+
+
+@pytest.fixture
+def planted(engine: Engine, world: factories.World) -> Planted:
+    """The world plus planned-only, aged-usage and ratio-flag systems (tests/dashboard/figure_factories.py)."""
+    with Session(engine) as session:
+        found = plant(session, world)
+        session.commit()
+    return found
+
+
+def acme_scope(world: factories.World) -> Scope:
+    """Signed in as the provider acme."""
+    return Scope(actor="acme-user", role="provider", provider_id=world.ids["acme"])
 
 
 # --- read replica (tests/store/test_replica.py) ---

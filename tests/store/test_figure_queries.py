@@ -17,8 +17,8 @@ from tests.dashboard.figure_factories import (
     RATIO,
     RIVAL_PLANNED_FLOP,
     Planted,
-    plant,
 )
+from tests.store.conftest import acme_scope
 from tests.store.seed import REGULATOR
 from tracker.auth.scope import Scope
 from tracker.store import queries
@@ -27,23 +27,11 @@ from tracker.store.queries.regime_labels import regime_name, regime_names
 from tracker.store.queries.system import latest_inference_periods, projected_training
 
 
-@pytest.fixture
-def planted(engine: Engine, world: factories.World) -> Planted:
-    with Session(engine) as session:
-        found = plant(session, world)
-        session.commit()
-    return found
-
-
-def acme(world: factories.World) -> Scope:
-    return Scope(actor="acme-user", role="provider", provider_id=world.ids["acme"])
-
-
 def test_a_system_with_only_planned_compute_is_plotted_at_its_projected_figure(
         engine: Engine, world: factories.World, planted: Planted) -> None:
     with Session(engine) as session:
         everything = queries.compute_scatter_points(session, REGULATOR)
-        own = queries.compute_scatter_points(session, acme(world))
+        own = queries.compute_scatter_points(session, acme_scope(world))
         only_below = queries.compute_scatter_points(session, REGULATOR, queries.ScatterFilters(statuses=("below",)))
     by_id = {p["id"]: p for p in everything["points"]}
     planned = by_id[planted.planned]
@@ -111,7 +99,7 @@ def test_projected_training_is_withheld_through_a_confidential_base(
     ids = [planted.planned, planted.rival_planned, planted.on_rival]
     with Session(engine) as session:
         everything = projected_training(session, REGULATOR, ids)
-        own = projected_training(session, acme(world), ids)
+        own = projected_training(session, acme_scope(world), ids)
     assert set(everything) == set(ids)
     assert everything[planted.on_rival]["central"] == MASKED_PLANNED_FLOP
     assert set(own) == {planted.planned}
@@ -124,8 +112,8 @@ def test_the_system_page_reads_units_names_and_the_projected_methods(
         engine: Engine, world: factories.World, planted: Planted) -> None:
     with Session(engine) as session:
         tuned = queries.system_detail(session, REGULATOR, world.ids["tuned"])
-        planned = queries.system_detail(session, acme(world), planted.planned)
-        masked = queries.system_detail(session, acme(world), planted.on_rival)
+        planned = queries.system_detail(session, acme_scope(world), planted.planned)
+        masked = queries.system_detail(session, acme_scope(world), planted.on_rival)
         big = queries.system_detail(session, REGULATOR, world.ids["big"])
     assert tuned is not None and planned is not None and masked is not None and big is not None
     ratio = next(e for e in tuned["flag_history"] if e["regime_id"] == "eu-test-modifier")

@@ -18,19 +18,10 @@ from tests.dashboard.figure_factories import (
     PLANNED_FLOP,
     RIVAL_PLANNED_FLOP,
     Planted,
-    plant,
 )
+from tests.store.conftest import acme_scope
 from tests.store.seed import REGULATOR
-from tracker.auth.scope import Scope
 from tracker.registry.report import build_report, report_from_db
-
-
-@pytest.fixture
-def planted(engine: Engine, world: factories.World) -> Planted:
-    with Session(engine) as session:
-        found = plant(session, world)
-        session.commit()
-    return found
 
 
 def _by_name(report: dict[str, object]) -> dict[str, dict[str, object]]:
@@ -66,7 +57,7 @@ def test_the_latest_usage_period_stays_when_the_30_day_figure_is_null(engine: En
 
 def test_a_provider_reads_no_projected_figure_through_a_confidential_base(engine: Engine, world: factories.World,
                                                                          planted: Planted) -> None:
-    acme = Scope(actor="acme-user", role="provider", provider_id=world.ids["acme"])
+    acme = acme_scope(world)
     with Session(engine) as session:
         own = report_from_db(session, acme)
         everything = _by_name(report_from_db(session, REGULATOR))
