@@ -12,27 +12,14 @@ import pytest
 
 from tracker.regimes.deadlines import deadline_from
 from tracker.regimes.evaluate import Evaluation, evaluate, regime_is_in_force
+from tracker.regimes.flag_schema import SYSTEM_COLUMNS
 from tracker.regimes.load import load_regimes, parse_regimes
 from tracker.regimes.model import Regime
 
 SYSTEM_SCHEMA: dict[str, Any] = {
     "system_key": pl.String,
     "provider": pl.String,
-    "is_downstream_modifier": pl.Boolean,
-    **{
-        f"{prefix}_{bound}": pl.Float64
-        for prefix in (
-            "training_flop",
-            "param_update_flop",
-            "own_training_flop",
-            "projected_training_flop",
-            "inference_flop_30d",
-        )
-        for bound in ("central", "low", "high")
-    },
-    "base_training_flop_central": pl.Float64,
-    "largest_run_flop_central": pl.Float64,
-    "largest_run_flop_high": pl.Float64,
+    **{name: dtype for name, dtype in SYSTEM_COLUMNS.items() if name not in ("system_key", "last_completed_end_date")},
     "projection_start_date": pl.Date,
     "projection_end_date": pl.Date,
     "projected_flop_per_day": pl.Float64,
