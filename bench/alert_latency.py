@@ -129,6 +129,18 @@ def _settle(receiver: Receiver, log_path: Path, url: str) -> int:
     raise RuntimeError(f"the scheduler's start-up did not settle within {STARTUP_TIMEOUT_S:.0f} s")
 
 
+def _flag_alert_at(receiver: Receiver, system: str, log_path: Path) -> float:
+    """When ``system``'s flag_change alert reached the receiver; the process's log tail if it never did."""
+    hit = receiver.wait_for(
+        lambda p: p.get("kind", "flag_change") == "flag_change" and str(p.get("system", "")).split("@")[0] == system,
+        ALERT_TIMEOUT_S,
+    )
+    if hit is None:
+        raise RuntimeError(f"no alert for {system} within {ALERT_TIMEOUT_S:.0f} s; {log_path.name}:\n"
+                           + log_path.read_text(errors="replace")[-3000:])
+    return float(hit[0])
+
+
 def _crossing_file(system: str) -> str:
     row = (f"{system},,{system}-pretraining,pretraining,,completed,NVIDIA H100 SXM5,16384,2160,,2026-06-01,"
            "2026-08-30,bf16,0.4,1000000000000,,20000000000000,,benchmark drop")
@@ -191,15 +203,7 @@ def measure_size(size: int, scale: int, log: Any) -> dict[str, Any]:
                 hidden.write_text(_crossing_file(system))
                 os.rename(hidden, inbox / f"{system}.csv")
                 dropped = time.time()
-                hit = receiver.wait_for(
-                    lambda p, s=system: p.get("kind", "flag_change") == "flag_change"
-                    and str(p.get("system", "")).split("@")[0] == s,
-                    ALERT_TIMEOUT_S,
-                )
-                if hit is None:
-                    raise RuntimeError(f"no alert for {system} within {ALERT_TIMEOUT_S:.0f} s; scheduler log:\n"
-                                       + log_path.read_text(errors="replace")[-3000:])
-                latencies.append(hit[0] - dropped)
+                latencies.append(_flag_alert_at(receiver, system, log_path) - dropped)
                 log(f"  x{scale} rep {rep + 1}/{REPETITIONS[scale]} latency {latencies[-1]:6.2f} s")
     finally:
         common.stop_process(proc, timeout_s=60)
@@ -341,16 +345,9 @@ def measure_api_size(size: int, scale: int, log: Any) -> dict[str, Any]:
                     answered = time.time()
                     if answer.status_code != 201:
                         raise RuntimeError(f"filing {system}: HTTP {answer.status_code}: {answer.text[:500]}")
-                    hit = receiver.wait_for(
-                        lambda p, s=system: p.get("kind", "flag_change") == "flag_change"
-                        and str(p.get("system", "")).split("@")[0] == s,
-                        ALERT_TIMEOUT_S,
-                    )
-                    if hit is None:
-                        raise RuntimeError(f"no alert for {system} within {ALERT_TIMEOUT_S:.0f} s; worker log:\n"
-                                           + worker_log.read_text(errors="replace")[-3000:])
+                    alerted = _flag_alert_at(receiver, system, worker_log)
                     if rep >= 0:
-                        latencies.append(hit[0] - answered)
+                        latencies.append(alerted - answered)
                         log(f"  x{scale} rep {rep + 1}/{API_REPETITIONS[scale]} latency {latencies[-1]:6.3f} s")
     finally:
         common.stop_process(worker, timeout_s=60)
