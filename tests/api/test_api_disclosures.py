@@ -142,6 +142,7 @@ def test_openapi_document(api: Api) -> None:
     assert doc["openapi"] == "3.1.0"
     post = doc["paths"]["/api/v1/disclosures"]["post"]
     assert set(post["responses"]) == {"200", "201", "202", "400", "401", "403", "413", "429", "503"}
+    assert doc["paths"]["/api/v1/accelerators"]["get"]["security"] == []  # the catalog needs no token
 
 
 def test_tokens_are_stored_hashed_and_owned_by_a_service_user(settings_env: Path) -> None:

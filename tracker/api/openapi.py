@@ -346,6 +346,15 @@ def openapi_document() -> dict[str, Any]:
                                            "answers the same)"),
                 },
             }},
+            "/api/v1/accelerators": {"get": {
+                "summary": "The accelerator catalog: each accelerator's name, aliases and dense peak FLOP/s per "
+                           "format, with its public source (what a disclosure's accelerator cell may name)",
+                "security": [],
+                "responses": {"200": {"description": "{accelerators: [...], count, note}", "content": {
+                    "application/json": {"schema": {"type": "object", "properties": {
+                        "accelerators": {"type": "array", "items": {"type": "object"}},
+                        "count": {"type": "integer"}, "note": {"type": "string"}}}}}}},
+            }},
             "/api/v1/openapi.json": {"get": {"summary": "This document", "security": [],
                                              "responses": {"200": {"description": "OpenAPI 3.1"}}}},
         },
