@@ -110,53 +110,83 @@ def _parsed(value: str) -> date | datetime | None:
         return None
 
 
+def _moment(value: datetime | date | str | None) -> datetime | date | str:
+    """``value`` as an instant or a day; what is not one comes back as the text to show (``—`` for
+    nothing, text that is not ISO 8601 as given)."""
+    if value is None or value == "":
+        return UNKNOWN
+    if isinstance(value, str):
+        parsed = _parsed(value)
+        return value if parsed is None else parsed
+    return value
+
+
 def format_datetime(value: datetime | date | str | None) -> str:
     """An instant as ``2026-12-04 04:05 UTC`` (a day alone as ``2026-12-04``); ``—`` when unknown.
 
     ISO 8601 text (as JSON carries it) is read first; text that is not a date is shown as given."""
-    if value is None or value == "":
-        return UNKNOWN
-    if isinstance(value, str):
-        parsed = _parsed(value)
-        if parsed is None:
-            return value
-        value = parsed
-    if isinstance(value, datetime):
-        return _as_utc(value).strftime("%Y-%m-%d %H:%M UTC")
-    return value.isoformat()
+    moment = _moment(value)
+    if isinstance(moment, str):
+        return moment
+    if isinstance(moment, datetime):
+        return _as_utc(moment).strftime("%Y-%m-%d %H:%M UTC")
+    return moment.isoformat()
 
 
 def format_date(value: datetime | date | str | None) -> str:
     """A day as ``2026-12-04`` (an instant's UTC day); ``—`` when unknown."""
-    if value is None or value == "":
-        return UNKNOWN
-    if isinstance(value, str):
-        parsed = _parsed(value)
-        if parsed is None:
-            return value
-        value = parsed
-    if isinstance(value, datetime):
-        return _as_utc(value).date().isoformat()
-    return value.isoformat()
+    moment = _moment(value)
+    if isinstance(moment, str):
+        return moment
+    if isinstance(moment, datetime):
+        return _as_utc(moment).date().isoformat()
+    return moment.isoformat()
 
 
-# Units of the regime metrics that are not FLOP counts (see data/regimes.yaml's header).
-_METRIC_UNITS = {"cluster_peak_ops_per_s": "OP/s"}
-_AMOUNT_METRICS = {"cost_usd_training": "USD", "revenue_usd_annual": "USD"}
-_COUNT_METRICS = ("registered_business_users", "users_registered", "users_mau")
+# Each regime metric's unit (see data/regimes.yaml's header). Compute metrics not named here are
+# FLOP; inference compute is a rate, FLOP per 30 days, so it never reads as a training total.
+_FLOP_UNITS = {"inference_flop_30d": "FLOP per 30 days", "cluster_peak_ops_per_s": "OP/s"}
+# Amounts and counts: plain numbers with thousands separators, and what is counted.
+_COUNT_UNITS = {"cost_usd_training": "USD", "revenue_usd_annual": "USD",
+                "registered_business_users": "registered business users", "users_registered": "registered users",
+                "users_mau": "monthly active users", "qualitative": ""}
+# Ratios have no unit of their own: the words say what the number is a share or multiple of.
+_RATIO_WORDS = {"modification_flop_ratio": "{} of the original's compute",
+                "relative_to_largest_run": "{} × the largest run"}
+# Metrics whose figure is an estimate of compute, with a 90% interval in the same unit.
+_ESTIMATED = ("training_flop_cumulative", "training_flop_param_updates", "training_run_ops", "modification_flop",
+              "inference_flop_30d")
+
+
+def metric_unit(metric: str | None) -> str:
+    """The unit a metric's value is written in: ``FLOP``, ``FLOP per 30 days``, ``OP/s``, ``USD``,
+    ``registered users``...; empty for a ratio."""
+    if metric in _RATIO_WORDS:
+        return ""
+    if metric in _COUNT_UNITS:
+        return _COUNT_UNITS[metric or ""]
+    return _FLOP_UNITS.get(metric or "", "FLOP")
 
 
 def format_metric(value: float | None, metric: str | None) -> str:
-    """A regime's value or threshold in the metric's own unit (FLOP, OP/s, USD, users or a ratio)."""
+    """A regime's value or threshold in the metric's own unit: ``3.8 × 10²⁵ FLOP``, ``1.0 × 10²⁵
+    FLOP per 30 days``, ``1.0 × 10²⁰ OP/s``, ``100,000,000 USD``, ``1,000,000 registered users``,
+    ``0.33 of the original's compute``. No metric means training compute (FLOP)."""
     if _missing(value):
         return UNKNOWN
     assert value is not None
-    if metric == "modification_flop_ratio":
-        return f"{format_number(value)} of the original's compute"
-    if metric == "relative_to_largest_run":
-        return f"{format_number(value)} × the largest run"
-    if metric in _COUNT_METRICS:
-        return f"{format_number(value)} users"
-    if metric in _AMOUNT_METRICS:
-        return f"{format_number(value)} {_AMOUNT_METRICS[metric]}"
-    return format_flop(value, unit=_METRIC_UNITS.get(metric or "", "FLOP"))
+    if metric in _RATIO_WORDS:
+        return _RATIO_WORDS[metric or ""].format(format_number(value))
+    if metric in _COUNT_UNITS:
+        return _with_unit(format_number(value), metric_unit(metric))
+    return format_flop(value, unit=metric_unit(metric))
+
+
+def format_metric_estimate(central: float | None, low: float | None, high: float | None, metric: str | None) -> str:
+    """A flag's figure in its metric's unit, with the 90% interval where the figure is an estimate of
+    compute: ``3.8 × 10²⁵ FLOP (90% interval 2.9 × 10²⁵ – 4.9 × 10²⁵ FLOP)``. A ratio, an amount or a
+    count, and a figure without a spread, read alone."""
+    central_text = format_metric(central, metric)
+    if (metric or "training_flop_cumulative") not in _ESTIMATED or _missing(low) or _missing(high) or low == high:
+        return central_text
+    return f"{central_text} (90% interval {format_interval(low, high, unit=metric_unit(metric))})"

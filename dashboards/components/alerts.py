@@ -7,7 +7,7 @@ from typing import Any
 from dash import html
 from sqlmodel import Session
 
-from dashboards.components.formatting import day, empty_state, link, status_badge, table, when
+from dashboards.components.formatting import day, empty_state, link, status_badge, system_label, table, when
 from tracker.auth.scope import Scope
 from tracker.store import queries
 
@@ -34,7 +34,7 @@ def alert_rows(alerts: list[dict[str, Any]], *, with_button: bool, button_type: 
     rows = []
     for a in alerts:
         # The provider under the system: one column fewer, so the table fits a 1,024 px window.
-        subject = html.Div([link(a["system"], f"/systems/{a['system_id']}") if a["system_id"] else "—",
+        subject = html.Div([link(system_name(a), f"/systems/{a['system_id']}") if a["system_id"] else "—",
                             html.Div(a["provider"] or "—", className="muted")])
         action: Any = (html.Button("Acknowledge", id={"type": button_type, "alert": a["id"]},
                                    className="button small primary")
@@ -48,6 +48,11 @@ def alert_rows(alerts: list[dict[str, Any]], *, with_button: bool, button_type: 
 
 
 HEADERS = ["Alert", "Raised", "Kind", "System and provider", "Regime", "Status", "Deadline"]
+
+
+def system_name(a: dict[str, Any]) -> str:
+    """The alert's system with its version ("acme-lm 2"); "—" for an alert about no system."""
+    return system_label(a.get("system"), a.get("version"))
 
 
 def words(kind: str | None) -> str:

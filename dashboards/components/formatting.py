@@ -15,6 +15,7 @@ from tracker.units import (
     format_flop,
     format_interval,
     format_metric,
+    format_metric_estimate,
     format_number,
     format_scientific,
 )
@@ -27,7 +28,7 @@ COMPARATORS = {"gt": ">", "gte": "≥", "none": "—"}
 
 # Pages import every formatter from here; the text rules themselves live in tracker/units.py.
 __all__ = ["day", "format_date", "format_datetime", "format_flop", "format_interval", "format_metric",
-           "format_number", "format_scientific", "when"]
+           "format_metric_estimate", "format_number", "format_scientific", "when"]
 
 
 def when(value: datetime | date | str | None) -> str:
@@ -74,9 +75,10 @@ def stat(label: str, value: Any, *, tone: str = "", test_id: str | None = None) 
 
 
 # A cell that is a figure or a date as tracker/units.py writes it: "3.8 × 10²⁵ FLOP",
-# "≥ 1,000,000 users", "2.9 × 10²⁵ – 4.9 × 10²⁵ FLOP", "2026-12-04", "2026-12-04 04:05 UTC".
+# "≥ 1,000,000 registered users", "2.9 × 10²⁵ – 4.9 × 10²⁵ FLOP", "2026-12-04", "2026-12-04 04:05 UTC".
 _FIGURE = re.compile(r"[≥>≤<]?\s?-?[\d.,]+( × 10[⁻⁰¹²³⁴⁵⁶⁷⁸⁹]+)?( – -?[\d.,]+( × 10[⁻⁰¹²³⁴⁵⁶⁷⁸⁹]+)?)?"
-                     r"( (FLOP|OP/s|USD|users|UTC))?( cumulative)?"
+                     r"( (FLOP per 30 days|FLOP|OP/s|USD|UTC|((registered |monthly active )?(business )?)?users))?"
+                     r"( cumulative)?"
                      r"|\d{4}-\d{2}-\d{2}( \d{2}:\d{2} UTC)?( – \d{4}-\d{2}-\d{2})?")
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from dashboards.components.formatting import COMPARATORS, format_metric, format_number
+from dashboards.components.formatting import COMPARATORS, format_metric
 from tracker.regimes.deadlines import parse_iso_duration
 
 STATE_LABELS = {
@@ -21,23 +21,19 @@ STATE_LABELS = {
 }
 _BINDING = ("in_force", "enacted_not_yet_effective")
 _PENDING = ("proposed", "draft", "passed_legislature")
-# The words after the number, per metric (a count's unit; what a FLOP figure measures).
+# The words after the figure (written with its unit by tracker.units), per metric: what is measured.
 _AFTER = {
     "training_flop_cumulative": "of training compute, cumulative",
     "training_flop_param_updates": "of training compute on parameter updates",
     "training_run_ops": "in one training run",
     "modification_flop": "of modification compute",
-    "inference_flop_30d": "of inference per 30 days",
+    "inference_flop_30d": "of inference",
     "cluster_peak_ops_per_s": "peak of one cluster",
     "cost_usd_training": "of training cost",
     "revenue_usd_annual": "of annual revenue",
-    "registered_business_users": "registered business users",
-    "users_registered": "registered users",
-    "users_mau": "monthly active users",
 }
 # Metrics whose threshold is a multiple of something: the measured quantity goes first.
 _BEFORE = {"modification_flop_ratio": "modification compute", "relative_to_largest_run": "training compute"}
-_COUNTS = ("registered_business_users", "users_registered", "users_mau")
 
 
 def legal_force(state: str | None, events: Mapping[str, Any] | None = None) -> str:
@@ -63,9 +59,8 @@ def threshold_text(metric: str, comparator: str, threshold: float | None) -> str
     sign = COMPARATORS.get(comparator, comparator)
     if metric in _BEFORE:
         return f"{_BEFORE[metric]} {sign} {format_metric(threshold, metric)}"
-    value = format_number(threshold) if metric in _COUNTS else format_metric(threshold, metric)
-    after = _AFTER.get(metric, f"({metric.replace('_', ' ')})")
-    return f"{sign} {value} {after}"
+    after = _AFTER.get(metric, "")
+    return f"{sign} {format_metric(threshold, metric)} {after}".strip()
 
 
 def _span(amount: int, unit: str) -> str:

@@ -21,13 +21,12 @@ from dashboards.components.formatting import (
     empty_state,
     error_message,
     format_flop,
-    format_interval,
     format_metric,
+    format_metric_estimate,
     format_number,
     link,
     page_header,
     status_badge,
-    system_label,
     table,
     when,
 )
@@ -40,9 +39,6 @@ dash.register_page(__name__, path_template="/alerts/<alert_id>", name="Alert",
 NOT_VISIBLE = "There is no alert with this id that your account can see."
 # The theme's colours for the delivery states: green delivered, red failed, grey still pending.
 DELIVERY_BADGES = {"delivered": "filing-accepted", "failed": "filing-rejected", "pending": "status-unknown"}
-# Metrics counted in FLOP: their figure has a 90% interval worth showing in FLOP.
-FLOP_METRICS = ("training_flop_cumulative", "training_flop_param_updates", "training_run_ops", "modification_flop",
-                "inference_flop_30d")
 
 
 def _not_found() -> html.Div:
@@ -75,7 +71,7 @@ def layout(alert_id: str | None = None, **_: Any) -> html.Div:
 
 
 def _subtitle(alert: dict[str, Any]) -> str:
-    who = " · ".join(part for part in (alert["provider"], system_label(alert["system"], alert.get("version")))
+    who = " · ".join(part for part in (alert["provider"], alert_views.system_name(alert))
                      if part and part != "—")
     return f"{who} · raised {when(alert['created_at'])}" if who else f"Raised {when(alert['created_at'])}"
 
@@ -87,16 +83,11 @@ def _metric(alert: dict[str, Any]) -> str | None:
 
 def _figure(alert: dict[str, Any]) -> str | None:
     """The value the alert compared with the threshold (the payload's ``training_flop`` is the flag's
-    value), in its regime metric's unit: FLOP, OP/s, a ratio, users or USD."""
+    value), in its regime metric's unit: FLOP, FLOP per 30 days, OP/s, a ratio, users or USD."""
     figure = alert["payload"].get("training_flop")
     if not isinstance(figure, dict) or figure.get("central") is None:
         return None
-    metric = _metric(alert)
-    central = format_metric(figure["central"], metric) if metric else format_flop(figure["central"])
-    if figure.get("low") is not None and figure.get("high") is not None and (metric or "training_flop_cumulative") \
-            in FLOP_METRICS and figure["low"] != figure["high"]:
-        return f"{central} (90% interval {format_interval(figure['low'], figure['high'])})"
-    return central
+    return format_metric_estimate(figure["central"], figure.get("low"), figure.get("high"), _metric(alert))
 
 
 def _registration(payload: dict[str, Any], regulator: bool) -> Any:
@@ -114,7 +105,7 @@ def _facts(alert: dict[str, Any], *, regulator: bool) -> list[list[Any]]:
     facts: list[tuple[str, Any]] = [
         ("Kind", alert_views.words(alert["kind"])),
         ("Provider", alert["provider"]),
-        ("System", link(system_label(alert["system"], alert.get("version")), f"/systems/{alert['system_id']}")
+        ("System", link(alert_views.system_name(alert), f"/systems/{alert['system_id']}")
          if alert["system_id"] else None),
         ("Regime", link(regime["name"], "/regimes") if regime else None),
         ("Previous status", _status(payload.get("previous_status"), payload.get("previous_projected"))

@@ -14,9 +14,11 @@ from dashboards.components.formatting import (
     card,
     empty_state,
     format_date,
+    format_flop,
     format_number,
     page_header,
     stat,
+    system_label,
     table,
 )
 from tracker.store import queries
@@ -135,14 +137,19 @@ def refresh(regime_id: str | None, provider_ids: list[int] | None, statuses: lis
 
 
 def _inference_note(inference: dict[str, Any]) -> str:
-    """Say how old the usage drawn is when no period ended within the last 30 days (the 30-day
-    figures are then empty, though usage was filed)."""
+    """The latest filed period's figure with its date, and how old it is when no period ended within
+    the last 30 days (the 30-day figures are then empty, though usage was filed)."""
     latest = inference.get("latest")
     if latest is None:
         return ""
+    ending = [(p["central"], s) for s in inference["series"] for p in s["points"] if p["at"] == latest]
+    central, largest = max(ending, key=lambda pair: pair[0])
+    who = f"{largest['provider']}/{system_label(largest['name'], largest['version'])}"
+    others = f", the largest of {len(ending)} systems" if len(ending) > 1 else ""
+    figure = f"{format_flop(central)} ({who}{others}) in the period ending {format_date(latest)}"
     if inference.get("recent"):
-        return f"Each filed usage period at its end date; latest period ended {format_date(latest)}."
+        return f"Each filed usage period at its end date. Latest: {figure}."
     months = inference.get("latest_age_months") or 0
     age = "less than a month old" if months == 0 else f"{months} month{'s' if months != 1 else ''} old"
-    return (f"Latest usage: the period ending {format_date(latest)}, {age}. No usage period ended in the last "
-            "30 days, so the current 30-day figures are empty; the chart shows the periods on file.")
+    return (f"Latest usage: {figure}, {age}. No usage period ended in the last 30 days, so the current "
+            "30-day figures are empty; the chart shows the periods on file.")

@@ -20,7 +20,7 @@ import dash
 from dash import ALL, Input, Output, State, callback, dcc, html, no_update
 
 from dashboards.components import inputs
-from dashboards.components.filings import errors_view, receipt_view
+from dashboards.components.filings import errors_view, estimates_when, receipt_view
 from dashboards.components.formatting import (
     card,
     empty_state,
@@ -135,6 +135,7 @@ def upload(contents: str | None, filename: str | None, kind: str | None) -> Any:
     from tracker.filing.ratelimit import filing_rates, retry_after_header, take
     from tracker.filing.service import FilingError, file_disclosure
     from tracker.worker.queue import enqueue_evaluation, enqueue_upload
+    from tracker.worker.status import filing_evaluation
 
     scope = current_scope()
     provider = own_provider(scope)  # the provider comes from the session, never from the form
@@ -181,6 +182,8 @@ def upload(contents: str | None, filename: str | None, kind: str | None) -> Any:
         return _following(errors_view(result.get("errors") or [], title=f"{result.get('filename')} was rejected"), {})
     if not result.get("duplicate"):
         enqueue_evaluation(engine, settings())  # a worker evaluates it and sends its alerts
+    with db_session() as session:  # the receipt says when the estimates appear, as the API's does
+        result["evaluation"] = filing_evaluation(session, settings(), str(result.get("accession")), provider["id"])
     return _following(receipt_view(result), {"accession": str(result.get("accession"))})
 
 
@@ -217,15 +220,9 @@ def _finished(state: dict[str, Any] | None) -> bool:
 
 
 def _evaluation_note(state: dict[str, Any]) -> html.P:
-    text = {
-        "done": "Estimates updated: they include this filing. Your flags below and each system's page show them.",
-        "queued": f"Estimates for this filing are being computed; they appear within about "
-                  f"{state.get('expected_within_s')} seconds.",
-        "running": f"Estimates for this filing are being computed; they appear within about "
-                   f"{state.get('expected_within_s')} seconds.",
-        "nightly": f"Estimates for this filing appear after the nightly evaluation ({state.get('expected_by')}).",
-        "not_needed": "A rejected filing changes no estimate.",
-    }.get(str(state.get("state")), "")
+    text = estimates_when(state)
+    if state.get("state") == "done":
+        text += " Your flags below and each system's page show them."
     kind = "notice" if state.get("state") == "done" else "muted"
     return html.P(text, className=f"{kind} evaluation-{state.get('state')}", id="portal-evaluation")
 

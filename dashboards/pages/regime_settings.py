@@ -10,7 +10,8 @@ from dash import Input, Output, State, callback, dcc, html, no_update
 
 from dashboards.components.formatting import card, empty_state, error_message, page_header, table, when
 from tracker.regimes.settings import SETTABLE_METRICS, SettingError, record_setting, settable_ids, stored_settings
-from tracker.units import format_flop
+from tracker.store.queries.regime_labels import regime_name
+from tracker.units import format_metric
 from tracker.web.auth import current_scope, db_session, settings
 
 dash.register_page(__name__, path="/regime-thresholds", name="Regime thresholds",
@@ -24,20 +25,35 @@ def _regimes() -> list[Any]:
     return default_regimes(settings())
 
 
+def _names() -> dict[str, str]:
+    """The settable regimes by name (the id stays the dropdown's value, as the engine reads it)."""
+    regimes = _regimes()
+    by_id = {r.id: r for r in regimes}
+    return {rid: regime_name(rid, by_id[rid].jurisdiction, by_id[rid].instrument) for rid in settable_ids(regimes)}
+
+
+def _setting_text(regime_id: str, metric: str, threshold: float) -> str:
+    """"China TC260 framework: registration: training compute, cumulative over the lineage (FLOP)
+    ≥ 1.0 × 10²⁵ FLOP": the regime by name, the metric in words, the threshold in the metric's unit."""
+    words = SETTABLE_METRICS.get(metric, metric)
+    return f"{_names().get(regime_id, regime_id)}: {words} ≥ {format_metric(threshold, metric)}"
+
+
 def layout(**_: Any) -> html.Div:
     scope = current_scope()
     if scope.role != "admin":
         return html.Div([page_header("Regime thresholds"), error_message(ADMIN_ONLY)])
-    regimes = _regimes()
-    ids = settable_ids(regimes)
+    names = _names()
+    ids = list(names)
     return html.Div([
         page_header("Regime thresholds",
                     "Where a regime's text names no number (TC260: \"computing and reasoning capacities reach a "
                     "certain threshold\"), the regulator sets it here, with a reason. The next evaluation uses "
                     "the newest setting; every setting is kept and audited."),
         card("Set a threshold", html.Div([
-            dcc.Dropdown(id="rs-regime", options=ids, value=ids[0] if ids else None, clearable=False),
-            dcc.Dropdown(id="rs-metric", options=[{"label": f"{name}: {text}", "value": name}
+            dcc.Dropdown(id="rs-regime", options=[{"label": name, "value": rid} for rid, name in names.items()],
+                         value=ids[0] if ids else None, clearable=False),
+            dcc.Dropdown(id="rs-metric", options=[{"label": text.capitalize(), "value": name}
                                                   for name, text in SETTABLE_METRICS.items()],
                          value="training_flop_cumulative", clearable=False),
             dcc.Input(id="rs-threshold", placeholder="FLOP, e.g. 1e25, 10^25 or 1 × 10²⁵", debounce=False),
@@ -52,14 +68,15 @@ def _history() -> Any:
     with db_session() as session:
         rows = stored_settings(session)
     if not rows:
-        return empty_state("No threshold has been set.", "Until one is, such a regime's flags are `unknown`.")
+        return empty_state("No threshold has been set.", "Until one is, such a regime's flags are Unknown.")
     seen: set[str] = set()
+    names = _names()
     body = []
     for s in rows:
         state = "in force" if s.regime_id not in seen else "replaced"
         seen.add(s.regime_id)
-        body.append([s.regime_id, s.metric, f"≥ {format_flop(s.threshold)}", state, s.set_by, when(s.set_at),
-                     s.reason])
+        body.append([names.get(s.regime_id, s.regime_id), SETTABLE_METRICS.get(s.metric, s.metric).capitalize(),
+                     f"≥ {format_metric(s.threshold, s.metric)}", state, s.set_by, when(s.set_at), s.reason])
     return table(["Regime", "Metric", "Threshold", "State", "Set by", "Set at", "Reason"], body,
                  table_id="rs-history-table")
 
@@ -79,6 +96,6 @@ def set_threshold(_: int | None, regime_id: Any, metric: Any, threshold: Any, re
                                      reason=texts[3], set_by=scope.actor, actor=scope.actor)
     except SettingError as exc:
         return error_message(str(exc)), no_update
-    return (html.Div(f"{setting.regime_id}: {setting.metric} ≥ {format_flop(setting.threshold)} set by "
+    return (html.Div(f"{_setting_text(setting.regime_id, setting.metric, setting.threshold)}, set by "
                      f"{setting.set_by}. The next evaluation uses it.", className="notice", id="rs-done"),
             _history())

@@ -8,21 +8,27 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 from sqlmodel import Session
 
 from tests.dashboard import factories
 
+if TYPE_CHECKING:
+    from tracker.config import Settings
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 IN_CI = os.environ.get("CI", "").lower() == "true"
+SECRET_KEY = "test-secret-" + "x" * 32
+Seeded = TypeVar("Seeded")
 
 
 @dataclass
@@ -39,32 +45,59 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    import waitress.server
+@dataclass
+class Served:
+    url: str
+    port: int
 
-    from tracker.config import Settings
+
+def seeded_database(folder: Path, seed: Callable[[Session], Seeded]) -> tuple[str, Seeded]:
+    """An SQLite database in ``folder`` at the newest schema, filled by ``seed`` in one committed
+    session; returns its URL and what ``seed`` returned."""
     from tracker.store.db import make_engine
     from tracker.store.migrate import upgrade
-    from tracker.web.server import create_server
 
-    path = tmp_path_factory.mktemp("live") / "tracker.db"
-    url = f"sqlite:///{path}"
+    url = f"sqlite:///{folder / 'tracker.db'}"
     upgrade(url)
     engine = make_engine(url)
     with Session(engine) as session:
-        world = factories.seed_world(session)
+        seeded = seed(session)
         session.commit()
     engine.dispose()
-    settings = Settings(database_url=url, environment="test", secret_key="test-secret-" + "x" * 32,
-                        base_url="http://127.0.0.1", login_attempts_per_minute=5)
-    app = create_server(settings)
-    server = waitress.server.create_server(app, host="127.0.0.1", port=0, threads=4)
+    return url, seeded
+
+
+def app_settings(database_url: str, **overrides: Any) -> Settings:
+    """Settings for a served test app; ``base_url`` stays unset (links follow the served address)
+    unless given."""
+    from tracker.config import Settings
+
+    return Settings(**{"database_url": database_url, "environment": "test", "secret_key": SECRET_KEY, **overrides})
+
+
+@contextmanager
+def serving(settings: Settings) -> Iterator[Served]:
+    """The app under ``settings`` served by waitress in a thread on a free loopback port."""
+    import waitress.server
+
+    from tracker.web.server import create_server
+
+    server = waitress.server.create_server(create_server(settings), host="127.0.0.1", port=0, threads=4)
+    port = int(server.effective_port)  # type: ignore[union-attr]
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    yield Live(url=f"http://127.0.0.1:{server.effective_port}", world=world,  # type: ignore[union-attr]
-               database_url=url)
-    server.close()
+    try:
+        yield Served(f"http://127.0.0.1:{port}", port)
+    finally:
+        server.close()
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    url, world = seeded_database(tmp_path_factory.mktemp("live"), factories.seed_world)
+    settings = app_settings(url, base_url="http://127.0.0.1", login_attempts_per_minute=5)
+    with serving(settings) as served:
+        yield Live(url=served.url, world=world, database_url=url)
 
 
 @pytest.fixture(scope="session")

@@ -56,6 +56,7 @@ def _shots(system_id: int, alert_id: int, accession: str) -> list[Shot]:
         Shot("my-registrations", "/my-registrations", "meta", "h1"),
         Shot("systems-provider", "/systems", "meta", ".ag-center-cols-container .ag-row"),
         Shot("admin", "/admin", "admin", "h1"),
+        Shot("regime-thresholds", "/regime-thresholds", "admin", "h1"),
         Shot("sign-in", "/login", None, "#login-submit"),
         Shot("404", "/no-such-page", "regulator", "h1"),
     ]

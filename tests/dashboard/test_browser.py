@@ -20,6 +20,9 @@ from tracker.store.models import Alert, AuditEvent
 pytestmark = pytest.mark.browser
 VALID_CSV = b"system,run_id,reported_flop\nacme-portal-lm,portal-run-1,2.5e25\n"
 INVALID_CSV = b"system,run_id,training_hours,reported_flop\nacme-bad,bad-run-1,-5,1e25\nacme-bad,bad-run-2,10,lots\n"
+# A misspelt column beside rows with problems of their own, one an accelerator not in the catalog.
+HEADER_AND_ROWS_CSV = (b"system,run_id,accelerator,accelerator_count,trainng_hours,reported_flop\n"
+                       b"acme-two,r1,H100X,-8,100,1e24\n")
 
 
 def _no_csp_violations(page: Any) -> None:
@@ -107,6 +110,27 @@ def test_provider_files_sees_receipt_and_errors_and_cannot_see_others(page: Any,
     _no_csp_violations(page)
 
 
+def test_a_bad_header_and_bad_rows_are_reported_together_with_a_link_to_the_catalog(
+        page: Any, live_server: Live) -> None:
+    login(page, "acme-user")
+    page.goto("/portal")
+    page.wait_for_selector("#portal-upload")
+    page.set_input_files("#portal-upload input[type=file]",
+                         files=[{"name": "two.csv", "mimeType": "text/csv", "buffer": HEADER_AND_ROWS_CSV}])
+    page.wait_for_selector("#filing-errors")
+    cells = [row.locator("td").all_inner_texts() for row in page.locator("#filing-errors tbody tr").all()]
+    # One round: the header's problem and the rows' problems in the same answer.
+    assert [c[:2] for c in cells] == [["—", "header"], ["1", "accelerator"], ["1", "accelerator_count"]], cells
+    assert "unknown column 'trainng_hours'; did you mean 'training_hours'?" in cells[0][2]
+    assert "data/accelerators.csv" not in page.inner_text("#filing-errors")
+    catalog = page.locator("#filing-errors a.catalog-link")
+    assert catalog.count() == 1 and catalog.get_attribute("href") == "/api/v1/accelerators"
+    shot(page, "portal-header-and-row-errors")
+    answer = page.goto(catalog.get_attribute("href"))
+    assert answer is not None and answer.status == 200 and "NVIDIA H100 SXM5" in page.inner_text("body")
+    _no_csp_violations(page)
+
+
 def test_regulator_acknowledges_an_alert(page: Any, live_server: Live) -> None:
     login(page, "reg")
     page.goto("/alerts")
@@ -135,4 +159,30 @@ def test_admin_sees_accounts(page: Any, live_server: Live) -> None:
     assert {"reg", "acme-user", "rival-user", "admin"} <= set(
         page.locator("#users-table tbody tr td:first-child").all_inner_texts())
     shot(page, "admin")
+    _no_csp_violations(page)
+
+
+def _pages(live: Live) -> dict[str, list[str]]:
+    """Every page of the app, by the account that sees it."""
+    ids, accessions = live.world.ids, live.world.accessions
+    shared = ["/", "/systems", f"/systems/{ids['big']}", "/alerts", f"/alerts/{ids['alert_acme']}", "/filings",
+              f"/filings/{accessions['good']}", "/regimes", "/register", "/no/such/page"]
+    return {"reg": [*shared, "/registrations"], "admin": ["/admin", "/regime-thresholds"],
+            "acme-user": ["/", "/systems", "/portal", "/my-registrations"]}
+
+
+@pytest.mark.parametrize("width", [1024, 1400])
+def test_every_page_fits_the_window_with_the_account_in_reach(page: Any, live_server: Live, width: int) -> None:
+    page.set_viewport_size({"width": width, "height": 900})
+    for account, paths in _pages(live_server).items():
+        page.context.clear_cookies()
+        login(page, account)
+        for path in paths:
+            page.goto(path)
+            page.wait_for_selector("main h1")
+            page.wait_for_selector("[data-dash-is-loading='true']", state="detached")
+            # Nothing wider than the window, and "Sign out" inside it (not pushed off by the links).
+            assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), (account, path)
+            box = page.locator("#logout").bounding_box()
+            assert box is not None and box["x"] + box["width"] <= width, (account, path, box)
     _no_csp_violations(page)

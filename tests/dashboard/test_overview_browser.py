@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -22,7 +21,7 @@ from sqlmodel import Session
 
 from dashboards.components.formatting import STATUS_COLOURS
 from tests.dashboard import factories
-from tests.dashboard.conftest import ARTIFACTS, login
+from tests.dashboard.conftest import ARTIFACTS, app_settings, login, seeded_database, serving
 from tests.dashboard.figure_factories import PLANNED_FLOP, RATIO, Planted, plant
 from tracker.alerts.links import link_base_url, record_served_address
 from tracker.alerts.outbox import AlertRequest, enqueue_many
@@ -48,30 +47,18 @@ class Served:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    import waitress.server
-
-    from tracker.store.migrate import upgrade
-    from tracker.web.server import create_server
-
     folder = tmp_path_factory.mktemp("overview")
-    url = f"sqlite:///{folder / 'tracker.db'}"
-    upgrade(url)
-    engine = make_engine(url)
-    with Session(engine) as session:
+
+    def seed(session: Session) -> tuple[factories.World, Planted]:
         world = factories.seed_world(session)
-        planted = plant(session, world)
-        session.commit()
-    engine.dispose()
+        return world, plant(session, world)
+
+    url, (world, planted) = seeded_database(folder, seed)
     # No base_url: as a fresh checkout runs, alert links must follow the address served.
-    settings = Settings(database_url=url, environment="test", secret_key="overview-" + "x" * 40,
-                        login_attempts_per_minute=50, served_address_path=folder / "served-address.json")
-    server = waitress.server.create_server(create_server(settings), host="127.0.0.1", port=0, threads=4)
-    port = int(server.effective_port)  # type: ignore[union-attr]
-    record_served_address(settings, "127.0.0.1", port)  # what tracker.web.listener.run does on start
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield Served(f"http://127.0.0.1:{port}", port, settings, world, planted)
-    server.close()
+    settings = app_settings(url, login_attempts_per_minute=50, served_address_path=folder / "served-address.json")
+    with serving(settings) as server:
+        record_served_address(settings, "127.0.0.1", server.port)  # what tracker.web.listener.run does on start
+        yield Served(server.url, server.port, settings, world, planted)
 
 
 @pytest.fixture(scope="module")
@@ -130,13 +117,16 @@ def test_aged_inference_usage_is_drawn_with_its_age(page: Any) -> None:
     page.wait_for_selector("#ov-inference-graph .scatterlayer .point")
     assert "No inference usage has been filed yet" not in page.inner_text("#ov-inference")
     note = page.inner_text("#ov-inference-note")
+    # The latest period's figure with its date: rival-secret's 3e24 beside acme-lm's 1.1e24, both
+    # in the period ending 2026-10-31.
+    latest = f"{format_flop(3e24)} (rival/rival-secret, the largest of 2 systems) in the period ending 2026-10-31"
     today = date.today()
     if (today - LATEST_PERIOD_END).days > RECENT_DAYS:
         months = months_between(LATEST_PERIOD_END, today)
-        assert f"Latest usage: the period ending 2026-10-31, {months} month" in note
+        assert f"Latest usage: {latest}, {months} month" in note, note
         assert "No usage period ended in the last 30 days" in note
     else:
-        assert "latest period ended 2026-10-31" in note
+        assert f"Latest: {latest}." in note, note
     legend = " ".join(page.locator("#ov-inference-graph .legendtext").all_text_contents())
     assert "acme/acme-mini" in legend  # only an aged period on file, no 30-day figure: still drawn
 

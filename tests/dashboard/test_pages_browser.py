@@ -7,15 +7,13 @@ the not-found page inside the app's shell."""
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from sqlmodel import Session
 
-from tests.dashboard.conftest import login, shot
+from tests.dashboard.conftest import app_settings, login, seeded_database, serving, shot
 from tests.dashboard.pages_world import PagesWorld, seed_pages_world
 
 pytestmark = pytest.mark.browser
@@ -30,27 +28,9 @@ class Served:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    import waitress.server
-
-    from tracker.config import Settings
-    from tracker.store.db import make_engine
-    from tracker.store.migrate import upgrade
-    from tracker.web.server import create_server
-
-    url = f"sqlite:///{tmp_path_factory.mktemp('pages') / 'tracker.db'}"
-    upgrade(url)
-    engine = make_engine(url)
-    with Session(engine) as session:
-        seeded = seed_pages_world(session)
-        session.commit()
-    engine.dispose()
-    settings = Settings(database_url=url, environment="test", secret_key="pages-secret-" + "x" * 32,
-                        base_url="http://127.0.0.1")
-    server = waitress.server.create_server(create_server(settings), host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield Served(f"http://127.0.0.1:{server.effective_port}", seeded)
-    server.close()
+    url, seeded = seeded_database(tmp_path_factory.mktemp("pages"), seed_pages_world)
+    with serving(app_settings(url, base_url="http://127.0.0.1")) as server:
+        yield Served(server.url, seeded)
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ would change the shared seeded registry of the other browser tests."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import date
 from typing import Any
@@ -13,7 +12,7 @@ from typing import Any
 import pytest
 from sqlmodel import Session, select
 
-from tests.dashboard.conftest import Live, login, shot
+from tests.dashboard.conftest import Live, app_settings, login, serving, shot
 from tests.dashboard.factories import PASSWORD
 from tests.registry.factories import add_system_with_run
 from tracker.store import models
@@ -25,14 +24,10 @@ AS_OF = date(2026, 11, 27)
 
 @pytest.fixture(scope="module")
 def tc260_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Live, dict[str, int]]]:
-    import waitress.server
-
     from tracker.auth.users import create_user
-    from tracker.config import Settings
     from tracker.registry.pipeline import run_evaluation
     from tracker.store.db import make_engine
     from tracker.store.migrate import upgrade
-    from tracker.web.server import create_server
 
     path = tmp_path_factory.mktemp("tc260") / "tracker.db"
     url = f"sqlite:///{path}"
@@ -53,15 +48,8 @@ def tc260_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Liv
         session.commit()
     run_evaluation(engine, AS_OF, actor="test")
     engine.dispose()
-    settings = Settings(database_url=url, environment="test", secret_key="test-secret-" + "y" * 32,
-                        base_url="http://127.0.0.1", login_attempts_per_minute=5)
-    server = waitress.server.create_server(create_server(settings), host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    live = Live(url=f"http://127.0.0.1:{server.effective_port}", world=None,  # type: ignore[arg-type,union-attr]
-                database_url=url)
-    yield live, ids
-    server.close()
+    with serving(app_settings(url, base_url="http://127.0.0.1", login_attempts_per_minute=5)) as server:
+        yield Live(url=server.url, world=None, database_url=url), ids  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -107,6 +95,9 @@ def test_admin_sets_the_tc260_threshold_and_the_next_evaluation_flags_the_system
     login(page, "admin")
     page.click("a.nav-link:has-text('Regime thresholds')")
     page.wait_for_selector("#rs-submit")
+    chosen = page.inner_text("#rs-regime")
+    assert "China TC260 framework: registration" in chosen and TC260 not in chosen
+    assert "training_flop_cumulative" not in page.inner_text("#rs-metric")
     shot(page, "regime-thresholds-empty")
     page.fill("#rs-threshold", "1 × 10²⁵")
     page.click("#rs-submit")  # no reason yet: refused, nothing stored
@@ -114,10 +105,13 @@ def test_admin_sets_the_tc260_threshold_and_the_next_evaluation_flags_the_system
     page.fill("#rs-reason", "Frontier systems register with the regulator (TC260 framework, reasoning capacity).")
     page.click("#rs-submit")
     page.wait_for_selector("#rs-done")
-    assert "cn-tc260-registration: training_flop_cumulative ≥ 1.0 × 10²⁵ FLOP set by admin" in \
-        page.inner_text("#rs-done")
+    # The regime by name and the metric in words, never their ids.
+    assert ("China TC260 framework: registration: training compute, cumulative over the lineage (FLOP) "
+            "≥ 1.0 × 10²⁵ FLOP, set by admin") in page.inner_text("#rs-done")
     history = page.inner_text("#rs-history-table")
     assert "in force" in history and "Frontier systems register" in history
+    assert "China TC260 framework: registration" in history and "≥ 1.0 × 10²⁵ FLOP" in history
+    assert TC260 not in history and "training_flop_cumulative" not in history
     shot(page, "regime-thresholds-set")
 
     engine = make_engine(live.database_url)

@@ -58,7 +58,8 @@ def test_an_administrator_sets_one_and_bad_values_are_refused(site: Site) -> Non
     assert _stored(site) == []
     done = _set(admin, TC260, "10^25", "registration of frontier systems")
     shown = json.dumps(done.json["response"]["rs-result"], ensure_ascii=False)
-    assert "cn-tc260-registration: training_flop_cumulative ≥ 1.0 × 10²⁵ FLOP set by admin" in shown
+    assert ("China TC260 framework: registration: training compute, cumulative over the lineage (FLOP) "
+            "≥ 1.0 × 10²⁵ FLOP, set by admin") in shown
     [row] = _stored(site)
     assert (row.regime_id, row.threshold, row.set_by, row.reason) == (TC260, 1e25, "admin",
                                                                      "registration of frontier systems")
