@@ -25,7 +25,7 @@ from dashboards.components.formatting import (
     card,
     empty_state,
     error_message,
-    format_flop,
+    format_metric,
     link,
     page_header,
     status_badge,
@@ -96,8 +96,9 @@ def _flags_card(scope: Scope) -> html.Section:
         return card("Your flags", empty_state("None of your systems is above or likely above a threshold."))
     return card("Your flags", table(
         ["System", "Regime", "Status", "Value", "Threshold", "Deadline", "Notified"],
-        [[link(f"{f['system']} {f['version'] or ''}".strip(), f"/systems/{f['system_id']}"), f["regime_id"],
-          status_badge(f["status"], f["projected"]), format_flop(f["value_central"]), format_flop(f["threshold"]),
+        [[link(f"{f['system']} {f['version'] or ''}".strip(), f"/systems/{f['system_id']}"), f["regime_name"],
+          status_badge(f["status"], f["projected"]), format_metric(f["value_central"], f["metric"]),
+          format_metric(f["threshold"], f["metric"]),
           when(f["deadline"]), when(f["notified_at"])] for f in flags], table_id="portal-flags"))
 
 

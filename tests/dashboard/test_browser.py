@@ -83,6 +83,9 @@ def test_provider_files_sees_receipt_and_errors_and_cannot_see_others(page: Any,
     login(page, "acme-user")
     page.click("a.nav-link:has-text('Provider portal')")
     page.wait_for_selector("#portal-upload")
+    flags = [row.locator("td").all_inner_texts() for row in page.locator("#portal-flags tbody tr").all()]
+    assert flags and all(row[1] == "EU · eu-test-presumption act" for row in flags), flags  # names, not ids
+    assert {row[3] for row in flags} == {"3.8 × 10²⁵ FLOP", "3.9 × 10²⁵ FLOP"}  # its own systems only
     shot(page, "portal")
     page.set_input_files("#portal-upload input[type=file]",
                          files=[{"name": "runs.csv", "mimeType": "text/csv", "buffer": VALID_CSV}])

@@ -31,7 +31,7 @@ from tracker.store.queries.common import (
     status_label,
 )
 from tracker.store.queries.confidential import confidential_lineage, without_masked_flags
-from tracker.store.queries.regime_labels import regime_name, source_links
+from tracker.store.queries.regime_labels import regime_name, regime_names, source_links
 
 
 def list_regimes_with_counts(session: Session, scope: Scope) -> list[Row]:
@@ -95,12 +95,17 @@ def _shipped_reasons() -> dict[str, str | None]:
 
 
 def list_flags(session: Session, scope: Scope, *, crossing_only: bool = True, limit: int = 500) -> list[Row]:
-    q = (sa.select(F.regime_id, F.status, F.projected, F.value_central, F.threshold, F.deadline,
+    """The scope's systems' flags, soonest deadline first, each with its regime's name and metric
+    (the unit its value and threshold are written in)."""
+    q = (sa.select(F.regime_id, R.metric, F.status, F.projected, F.value_central, F.threshold, F.deadline,
                    F.notified_at, S.id.label("system_id"), S.name.label("system"), S.version,
                    P.slug.label("provider"))
          .join(S, sa.and_(F.subject_kind == "system", F.subject_id == S.id)).join(P, P.id == S.provider_id)
+         .join(R, R.id == F.regime_id)
          .order_by(F.deadline.is_(None), F.deadline, S.name).limit(limit))
     if crossing_only:
         q = q.where(F.status.in_(CROSSING))
     q = without_masked_flags(session, q, S.id, F.regime_id, confidential_lineage(session, scope))
-    return [dict(r._mapping) for r in session.execute(scope.restrict(q, S.provider_id))]
+    rows = [dict(r._mapping) for r in session.execute(scope.restrict(q, S.provider_id))]
+    names = regime_names(session, {r["regime_id"] for r in rows}) if rows else {}
+    return [{**r, "regime_name": names.get(r["regime_id"], r["regime_id"])} for r in rows]
