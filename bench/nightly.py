@@ -38,12 +38,19 @@ TEMPLATE = "tracker_bench_nightly_filed"
 _TICKS_PER_S = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
-def prepare(size: int) -> dict[str, Any]:
-    """The filed registry as a template database, and the row counts evaluation must not touch."""
+def prepare(size: int, reuse: bool = False) -> dict[str, Any]:
+    """The filed registry as a template database, and the row counts evaluation must not touch.
+
+    With ``reuse``, a template left by an earlier run (``--keep-template``) holding the same number of
+    systems is used as it is: at 1,000,000 systems the filing takes tens of minutes."""
     import sqlalchemy as sa
 
-    url = common.pg_create(TEMPLATE)
-    generate.populate_registry(url, size, generate.AS_OF, evaluate="none")
+    if reuse and template_systems() == size:
+        url = common.pg_url(TEMPLATE)
+    else:
+        url = common.pg_create(TEMPLATE)
+        generate.populate_registry(url, size, generate.AS_OF, evaluate="none")
+        common._pg_admin(f"COMMENT ON DATABASE \"{TEMPLATE}\" IS 'filed systems: {size}'")
     engine = sa.create_engine(url)
     with engine.connect() as conn:
         filed = {table: _extent(conn, table) for table in _tables()}
@@ -53,6 +60,22 @@ def prepare(size: int) -> dict[str, Any]:
     for old in dump.glob("*.csv"):
         old.unlink()
     return {"size": size, "as_of": generate.AS_OF.isoformat(), "dump_dir": str(dump), "filed": filed}
+
+
+def template_systems() -> int | None:
+    """How many systems the template database holds (its comment), or None when there is none."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(common.PG_ADMIN_URL)
+    with engine.connect() as conn:
+        comment = conn.execute(sa.text(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = :name"),
+            {"name": TEMPLATE}).scalar()
+    engine.dispose()
+    prefix = "filed systems: "
+    if not isinstance(comment, str) or not comment.startswith(prefix):
+        return None
+    return int(comment.removeprefix(prefix))
 
 
 def _tables() -> list[str]:
@@ -167,6 +190,50 @@ def _dump_written(url: str, ctx: dict[str, Any]) -> None:
                             out.write(block)
 
 
+# The nightly's steps, as ``--steps`` times them: (module the pipeline calls them through, names).
+STEPS = (("tracker.registry.pipeline", ("load_inputs", "compute_registry", "write_estimates", "write_flags",
+                                        "open_obligations", "write_transitions", "record_discrepancies",
+                                        "alert_open_discrepancies", "alert_set_aside")),
+         ("tracker.registry.flags", ("refresh_system_status", "enqueue_flag_alerts")))
+
+
+def time_steps(log: Any = print) -> list[dict[str, Any]]:
+    """Wrap each of ``STEPS`` so that each call is logged with its wall, client and server CPU seconds
+    and the process's resident and peak memory after it; returns the list the records go to."""
+    import functools
+    import importlib
+
+    records: list[dict[str, Any]] = []
+
+    def wrap(name: str, func: Any) -> Any:
+        @functools.wraps(func)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            wall, client, server = time.perf_counter(), _client_cpu_s(), _server_cpu_s()
+            out = func(*args, **kwargs)
+            record = {"step": name, "wall_s": round(time.perf_counter() - wall, 1),
+                      "client_cpu_s": round(_client_cpu_s() - client, 1),
+                      "server_cpu_s": round(_server_cpu_s() - server, 1),
+                      "rss_mb": _memory_mb("VmRSS"), "peak_rss_mb": _memory_mb("VmHWM")}
+            records.append(record)
+            log(f"  step {name}: {record}")
+            return out
+        return timed
+
+    for module_name, names in STEPS:
+        module = importlib.import_module(module_name)
+        for name in names:
+            setattr(module, name, wrap(name, getattr(module, name)))
+    return records
+
+
+def _memory_mb(field: str) -> int:
+    """A ``/proc/self/status`` memory figure (VmRSS: resident now, VmHWM: peak) in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) // 1024
+    return 0
+
+
 def _client_cpu_s() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -239,16 +306,30 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description="one run_evaluation on a generated registry (PostgreSQL)")
     parser.add_argument("--systems", type=int, default=100_000)
+    parser.add_argument("--reuse-template", action="store_true",
+                        help=f"use {TEMPLATE} as it is when it holds --systems systems")
+    parser.add_argument("--keep-template", action="store_true", help=f"leave {TEMPLATE} for the next run")
+    parser.add_argument("--fill-only", action="store_true", help="fill the template and stop (implies --keep-template)")
+    parser.add_argument("--steps", action="store_true", help="log each step's wall and CPU seconds and memory")
     args = parser.parse_args()
+    keep = args.keep_template or args.fill_only
     try:
-        ctx = prepare(args.systems)
+        started = time.perf_counter()
+        ctx = prepare(args.systems, reuse=args.reuse_template)
+        print(f"template of {args.systems:,} systems ready in {time.perf_counter() - started:.0f} s", flush=True)
+        if args.fill_only:
+            return
         state = setup(ctx)
+        if args.steps:
+            time_steps(lambda line: print(line, flush=True))
         started = time.perf_counter()
         details = ours(state)
-        print(f"run_evaluation: {time.perf_counter() - started:.1f} s; {details}")
+        print(f"run_evaluation: {time.perf_counter() - started:.1f} s; {details}; "
+              f"peak RSS {_memory_mb('VmHWM')} MB", flush=True)
     finally:
         common.pg_drop(DATABASE)
-        common.pg_drop(TEMPLATE)
+        if not keep:
+            common.pg_drop(TEMPLATE)
         common.clean_work_dir(NAME)
 
 

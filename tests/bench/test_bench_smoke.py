@@ -125,6 +125,66 @@ def test_nightly_baseline_copies_exactly_the_rows_the_evaluation_wrote(
     assert document["target_ratio"] is None and RUN_KEYS <= set(document["runs"][0])
 
 
+def test_nightly_template_is_reused_only_at_the_same_size(
+    bench_dirs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not common.pg_available():
+        pytest.skip(f"PostgreSQL is needed at {common.PG_ADMIN_URL}")
+    import sqlalchemy as sa
+
+    suffix = uuid.uuid4().hex[:8]
+    monkeypatch.setattr(nightly_bench, "TEMPLATE", f"tracker_bench_nightly_test_filed_{suffix}")
+    url = common.pg_url(nightly_bench.TEMPLATE)
+
+    def names() -> list[str]:
+        engine = sa.create_engine(url)
+        with engine.begin() as conn:
+            found = [str(n) for n in conn.execute(sa.text("SELECT name FROM provider ORDER BY id")).scalars()]
+        engine.dispose()
+        return found
+
+    def mark() -> None:
+        engine = sa.create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(sa.text("UPDATE provider SET name = 'kept' WHERE id = (SELECT min(id) FROM provider)"))
+        engine.dispose()
+
+    try:
+        assert nightly_bench.template_systems() is None
+        nightly_bench.prepare(300)
+        assert nightly_bench.template_systems() == 300
+        mark()
+        nightly_bench.prepare(300, reuse=True)  # same size: used as it is
+        assert names()[0] == "kept"
+        nightly_bench.prepare(200, reuse=True)  # another size: filled again
+        assert nightly_bench.template_systems() == 200 and "kept" not in names()
+        mark()
+        nightly_bench.prepare(200)  # without reuse: always filled again
+        assert "kept" not in names()
+    finally:
+        common.pg_drop(nightly_bench.TEMPLATE)
+
+
+def test_nightly_steps_are_timed_with_cpu_and_memory(bench_dirs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    for module_name, names in nightly_bench.STEPS:  # undone after the test
+        module = importlib.import_module(module_name)
+        for name in names:
+            monkeypatch.setattr(module, name, getattr(module, name))
+    lines: list[str] = []
+    records = nightly_bench.time_steps(lines.append)
+    from tracker.registry import pipeline
+
+    inputs = generate.read_registry(generate.write_registry(common.work_dir("steps-test"), 50))
+    from tracker.catalog.accelerators import load_catalog
+
+    result = pipeline.compute_registry(inputs, load_catalog(), pipeline.default_regimes(), generate.AS_OF)
+    assert result.systems.height == 50
+    assert [r["step"] for r in records] == ["compute_registry"] and len(lines) == 1
+    assert records[0]["peak_rss_mb"] >= records[0]["rss_mb"] > 0 and records[0]["client_cpu_s"] >= 0
+
+
 def test_percentile_and_growth_helpers() -> None:
     assert common.percentile(range(1, 21), 95) == 19
     assert common.median([3.0, 1.0, 2.0]) == 2.0

@@ -23,12 +23,13 @@ ESTIMATE_KINDS: dict[str, str] = {
 PERIOD_INPUTS = ("input_tokens", "output_tokens", "requests", "mean_context_tokens", "accelerator",
                  "accelerator_hours", "utilization", "tokens_flop_central", "fleet_flop_central")
 ID_CHUNK = 5_000
+WRITE_CHUNK_SYSTEMS = 100_000
 
 
 def estimates_long(result: RegistryResult) -> pl.DataFrame:
-    """One row per system and estimate kind, shaped like the ``estimate`` table."""
+    """One row per system and estimate kind, shaped like the ``estimate`` table, without the runs'
+    inputs (``with_run_inputs`` adds them to the rows written)."""
     systems = result.systems
-    runs_json = run_inputs_json(result.run_estimates)
     parts = []
     for kind, prefix in ESTIMATE_KINDS.items():
         methods_col = "methods_inference" if kind == "inference_30d" else "methods"
@@ -58,8 +59,31 @@ def estimates_long(result: RegistryResult) -> pl.DataFrame:
         "period_start", "period_end",
         pl.struct(PERIOD_INPUTS).struct.json_encode().alias("inputs_json"),
     )
-    long = pl.concat(parts, how="diagonal_relaxed").join(runs_json, on="system_id", how="left")
-    return pl.concat([long, periods], how="diagonal_relaxed")
+    return pl.concat([*parts, periods], how="diagonal_relaxed")
+
+
+def with_run_inputs(rows: pl.DataFrame, run_estimates: pl.DataFrame) -> pl.DataFrame:
+    """``rows`` (estimate rows written together) with each system's runs JSON on one of its rows.
+
+    The runs an estimate rests on are the same for every kind of one system computed together, so
+    they are stored once per system and write: on its first row in ``ESTIMATE_KINDS`` order (the
+    training row when it is written). Its other rows of those kinds keep ``inputs_json`` null and
+    are read with the JSON of the row written with them (same system and ``computed_at``;
+    tracker.store.queries.system.shared_run_inputs). Inference-period rows keep their own."""
+    order = pl.col("kind").replace_strict(list(ESTIMATE_KINDS), list(range(len(ESTIMATE_KINDS))),
+                                          default=None, return_dtype=pl.Int32)
+    run_rows = rows.filter(order.is_not_null())
+    carriers = (run_rows.select("system_id", "kind", order.alias("_order"))
+                .sort("system_id", "_order").unique("system_id", keep="first", maintain_order=True)
+                .select("system_id", "kind"))
+    wanted = carriers.get_column("system_id")
+    runs_json = run_inputs_json(run_estimates.filter(
+        pl.col("system_key").cast(pl.Int64, strict=False).is_in(wanted.implode())))
+    carried = carriers.join(runs_json, on="system_id", how="inner").rename({"inputs_json": "_runs_json"})
+    joined = rows.join(carried, on=["system_id", "kind"], how="left", maintain_order="left")
+    if "inputs_json" not in joined.columns:
+        return joined.rename({"_runs_json": "inputs_json"})
+    return joined.with_columns(pl.coalesce("inputs_json", "_runs_json").alias("inputs_json")).drop("_runs_json")
 
 
 def run_inputs_json(run_estimates: pl.DataFrame) -> pl.DataFrame:
@@ -116,11 +140,25 @@ def write_estimates(session: Session, result: RegistryResult, subset: Subset | N
     inserts = changed.filter(pl.col("central_flop").is_not_null()).select(
         "system_id", "kind", "period_start", "period_end", "central_flop", "low_flop", "high_flop", "methods",
         "confidence", "inputs_json",
-        pl.lit(METHODOLOGY_VERSION).alias("methodology_version"),
-        pl.lit(utcnow()).dt.replace_time_zone("UTC").alias("computed_at"),
-        pl.lit(True).alias("is_current"),
-    )
-    return insert_frame(conn, Estimate.__table__, inserts)  # type: ignore[attr-defined]
+    ).sort("system_id", maintain_order=True)
+    computed_at = utcnow()
+    written = 0
+    # The runs' JSON is built for a bounded number of systems at a time: written out for the whole
+    # registry at once it is most of the nightly's memory (~1 KB per system).
+    bounds = inserts.get_column("system_id").unique().sort()
+    for start in range(0, len(bounds), WRITE_CHUNK_SYSTEMS):
+        first, last = bounds[start], bounds[min(start + WRITE_CHUNK_SYSTEMS, len(bounds)) - 1]
+        part = inserts.filter(pl.col("system_id").is_between(first, last))
+        runs = result.run_estimates.filter(
+            pl.col("system_key").cast(pl.Int64, strict=False).is_between(first, last))
+        written += insert_frame(conn, Estimate.__table__, with_run_inputs(part, runs).select(  # type: ignore[attr-defined]
+            "system_id", "kind", "period_start", "period_end", "central_flop", "low_flop", "high_flop", "methods",
+            "confidence", "inputs_json",
+            pl.lit(METHODOLOGY_VERSION).alias("methodology_version"),
+            pl.lit(computed_at).dt.replace_time_zone("UTC").alias("computed_at"),
+            pl.lit(True).alias("is_current"),
+        ))
+    return written
 
 
 def close(a: pl.Expr, b: pl.Expr) -> pl.Expr:

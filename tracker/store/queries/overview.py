@@ -37,7 +37,7 @@ from tracker.store.queries.common import (
 )
 from tracker.store.queries.confidential import confidential_lineage, without_masked, without_masked_flags
 from tracker.store.queries.regime_labels import regime_names
-from tracker.store.queries.system import latest_inference_periods, per_method
+from tracker.store.queries.system import latest_inference_periods, per_method, shared_run_inputs
 from tracker.store.types import utcnow
 
 
@@ -187,17 +187,19 @@ def compute_scatter_points(session: Session, scope: Scope, filters: ScatterFilte
                    sa.and_(SS.projected.is_(True), E.central_flop > SS.training_central_flop))
     planned_q = (joined(sa.select(S.id, S.name, S.version, P.slug.label("provider"), when.label("date"),
                                   E.central_flop, E.low_flop, E.high_flop, E.methods, E.confidence, E.inputs_json,
-                                  rank.label("rank"))
+                                  rank.label("rank"), E.computed_at)
                         .select_from(SS).join(E, sa.and_(E.system_id == SS.system_id, E.kind == "projected",
                                                          E.is_current.is_(True))), with_flag=bool(regime_id))
                  .where(E.central_flop > 0, ahead).order_by(E.central_flop.desc(), SS.system_id))
     planned = session.execute(narrowed(planned_q, rank, SS.provider_id).limit(crossing_cap)).all()
     shown = list(points.values())
-    for sid, name, version, provider, when_, central, low, high, methods, confidence, inputs, rank_ in planned:
+    shared = shared_run_inputs(session, [(r[0], "projected", r[12], r[10]) for r in planned if not method_list(r[8])])
+    for sid, name, version, provider, when_, central, low, high, methods, confidence, inputs, rank_, at in planned:
         shown.append({
             "id": sid, "name": name, "version": version, "provider": provider, "date": as_date(when_),
             "central": central, "low": low, "high": high,
-            "methods": method_list(methods) or [m["method"] for m in per_method(parse_json(inputs))],
+            "methods": method_list(methods) or [
+                m["method"] for m in per_method(parse_json(inputs or shared.get((sid, at))))],
             "confidence": confidence, "status": RANK_STATUS.get(rank_, "unknown"), "projected": True,
             "estimate": "projected",
         })

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -46,9 +47,32 @@ from tracker.store.queries.confidential import (
 )
 from tracker.store.queries.regime_labels import regime_names
 
+# Estimate kinds whose inputs are the system's runs: stored once per system and write, on one of
+# the rows written together (tracker.registry.estimates.with_run_inputs); the others are read with it.
+RUN_INPUT_KINDS = ("training", "modification", "projected", "inference_30d")
 
-def _estimate_row(e: Any) -> Row:
-    inputs = parse_json(e.inputs_json)
+
+def shared_run_inputs(session: Session, rows: Iterable[tuple[int, str, datetime, str | None]]
+                      ) -> dict[tuple[int, datetime], str]:
+    """For estimate rows given as (system id, kind, computed_at, inputs_json) that share their runs'
+    JSON with a row written with them, that JSON by (system id, computed_at)."""
+    wanted = {(sid, at) for sid, kind, at, text in rows if text is None and kind in RUN_INPUT_KINDS}
+    found: dict[tuple[int, datetime], str] = {}
+    ids = sorted({sid for sid, _ in wanted})
+    for start in range(0, len(ids), _CHUNK):
+        part = ids[start:start + _CHUNK]
+        times = sorted({at for sid, at in wanted if sid in set(part)})
+        q = sa.select(E.system_id, E.computed_at, E.inputs_json).where(
+            E.system_id.in_(part), E.kind.in_(RUN_INPUT_KINDS), E.computed_at.in_(times),
+            E.inputs_json.is_not(None))
+        for sid, at, text in session.execute(q):
+            if (sid, at) in wanted:
+                found.setdefault((sid, at), text)
+    return found
+
+
+def _estimate_row(e: Any, shared: Mapping[tuple[int, datetime], str]) -> Row:
+    inputs = parse_json(e.inputs_json if e.inputs_json is not None else shared.get((e.system_id, e.computed_at)))
     methods = per_method(inputs)
     return {"kind": e.kind, "central": e.central_flop, "low": e.low_flop, "high": e.high_flop,
             # The estimator leaves a projected row's methods empty: its runs say which applied.
@@ -174,10 +198,12 @@ def system_detail(session: Session, scope: Scope, system_id: int) -> Row | None:
     discrepancies = [model_dict(d) for d in session.execute(
         sa.select(Discrepancy).where(Discrepancy.system_id == system_id)  # type: ignore[arg-type]
         .order_by(Discrepancy.detected_at.desc())).scalars()]  # type: ignore[attr-defined]
+    shared = shared_run_inputs(session, [(e.system_id, e.kind, e.computed_at, e.inputs_json)
+                                         for e in [*estimates, *history]])
     detail = {
         "system": system, "lineage": _lineage(session, scope, system),
-        "estimates": [_estimate_row(e) for e in estimates],
-        "training_history": [_estimate_row(e) for e in history],
+        "estimates": [_estimate_row(e, shared) for e in estimates],
+        "training_history": [_estimate_row(e, shared) for e in history],
         "runs": runs, "inference_usage": usage, "flags": flags, "flag_history": events,
         "latest_inference": latest_inference_periods(session, scope, [system_id]).get(system_id),
         "alerts": alerts, "discrepancies": discrepancies,
@@ -249,12 +275,15 @@ def projected_training(session: Session, scope: Scope, system_ids: Iterable[int]
         if not part:
             continue
         q = (sa.select(E.system_id, E.central_flop, E.low_flop, E.high_flop, E.methods, E.confidence,
-                       E.inputs_json)
+                       E.inputs_json, E.computed_at)
              .join(S, S.id == E.system_id)
              .where(E.system_id.in_(part), E.kind == "projected", E.is_current.is_(True),
                     E.central_flop.is_not(None)))
-        for sid, central, low, high, methods, confidence, inputs in session.execute(scope.restrict(q, S.provider_id)):
+        found = session.execute(scope.restrict(q, S.provider_id)).all()
+        # The estimator leaves a projected row's methods empty: read them from its runs.
+        shared = shared_run_inputs(session, [(r[0], "projected", r[7], r[6]) for r in found if not method_list(r[4])])
+        for sid, central, low, high, methods, confidence, inputs, at in found:
             out[sid] = {"central": central, "low": low, "high": high, "confidence": confidence,
-                        # The estimator leaves a projected row's methods empty: read them from its runs.
-                        "methods": method_list(methods) or [m["method"] for m in per_method(parse_json(inputs))]}
+                        "methods": method_list(methods) or [
+                            m["method"] for m in per_method(parse_json(inputs or shared.get((sid, at))))]}
     return out
