@@ -37,7 +37,7 @@ bench: $(STAMP)
 	$(PY) -m bench.run --sizes 1,10,100
 
 bench-quick: $(STAMP)
-	$(PY) -m bench.run --sizes 1
+	$(PY) -m bench.run --quick
 
 bench-accuracy: $(STAMP)
 	$(PY) bench/accuracy.py

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 import time
 from typing import Any
@@ -40,8 +41,13 @@ def _fmt(value: Any, spec: str = ".3f") -> str:
     return format(value, spec) if isinstance(value, (int, float)) else str(value)
 
 
-def table(results: list[dict[str, Any]]) -> str:
-    """One line per benchmark and size, from the written result files."""
+QUICK_NOTE = ("quick check: each benchmark at its smallest size only. Its ratios are NOT compared with the "
+              "targets (fixed costs dominate at this size); `make bench` judges them.")
+
+
+def table(results: list[dict[str, Any]], *, judged: bool = True) -> str:
+    """One line per benchmark and size, from the written result files; ``judged`` False (a quick
+    check) leaves the target columns out."""
     header = (f"{'benchmark':14s} {'size':>11s} {'ours s':>9s} {'base s':>9s} {'ratio':>7s} {'target':>7s} "
               f"{'peak MB':>8s}  met")
     lines = [header, "-" * len(header)]
@@ -52,12 +58,14 @@ def table(results: list[dict[str, Any]]) -> str:
             lines.append(
                 f"{document['name']:14s} {run['size']:>11,} {_fmt(run.get('seconds_median')):>9s} "
                 f"{_fmt(run.get('baseline_seconds_median')):>9s} {_fmt(run.get('ratio'), '.2f'):>7s} "
-                f"{_fmt(document.get('target_ratio'), '.2f'):>7s} {_fmt(run.get('peak_rss_mb'), '.0f'):>8s}  "
-                f"{'yes' if run.get('meets_target', document['meets_target']) else 'NO'}"
+                f"{_fmt(document.get('target_ratio') if judged else None, '.2f'):>7s} "
+                f"{_fmt(run.get('peak_rss_mb'), '.0f'):>8s}  "
+                + (("yes" if run.get("meets_target", document["meets_target"]) else "NO") if judged else "-")
             )
             for line in run.get("table_notes", []):
                 lines.append(f"{'':14s} {line}")
-        lines.append(f"{'':14s} -> meets_target: {document['meets_target']}  ({document.get('target', '')})")
+        if judged:
+            lines.append(f"{'':14s} -> meets_target: {document['meets_target']}  ({document.get('target', '')})")
     return "\n".join(lines)
 
 
@@ -65,11 +73,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=_scales, default=[1], help="comma-separated scales: 1,10,100")
     parser.add_argument("--only", action="append", choices=list(BENCHMARKS), help="run only this benchmark")
+    parser.add_argument("--quick", action="store_true",
+                        help="smallest size only, targets not judged; results go to bench/work/quick-results "
+                             "(BENCH_RESULTS_DIR overrides) so the full run's files are kept")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         common.child_main(args.child)
         return 0
+    if args.quick:
+        args.sizes = [1]
+        if not os.environ.get("BENCH_RESULTS_DIR"):
+            common.RESULTS_DIR = common.WORK_DIR / "quick-results"
+        print(QUICK_NOTE, flush=True)
     names = args.only or list(BENCHMARKS)
     results = []
     failed = []
@@ -85,7 +101,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: {time.monotonic() - t0:.0f} s", flush=True)
     print()
     if results:
-        print(table(results))
+        print(table(results, judged=not args.quick))
+    if args.quick:
+        print(f"\n{QUICK_NOTE}")
     print(f"\ntotal {time.monotonic() - started:.0f} s; results in {common.RESULTS_DIR}")
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)

@@ -190,3 +190,28 @@ def test_percentile_and_growth_helpers() -> None:
     assert common.median([3.0, 1.0, 2.0]) == 2.0
     runs = [{"size": 10, "scale": 1, "seconds_median": 1.0}, {"size": 100, "scale": 10, "seconds_median": 12.0}]
     assert common.growth(runs) == {"x1": 1.0, "x10": 1.2}
+
+
+def test_a_quick_check_says_its_ratios_are_not_judged_and_keeps_the_full_results(
+        bench_dirs: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from bench import run as run_bench
+
+    monkeypatch.delenv("BENCH_RESULTS_DIR", raising=False)
+    full = common.RESULTS_DIR
+    measured: list[list[int]] = []
+
+    def fake_run(scales: list[int], log: object = print) -> dict[str, object]:
+        measured.append(scales)
+        common.write_result("evaluate", [_timed_entry(10_000, 9.0, 1.0)], 2.0, False)
+        return {"name": "evaluate"}
+
+    monkeypatch.setattr(evaluate_bench, "run", fake_run)
+    assert run_bench.main(["--quick", "--sizes", "1,10,100", "--only", "evaluate"]) == 0
+    out = capsys.readouterr().out
+    assert measured == [[1]]  # the smallest size whatever --sizes says
+    assert out.count(run_bench.QUICK_NOTE) == 2 and "meets_target" not in out
+    (row,) = [line for line in out.splitlines() if line.startswith("evaluate ")]
+    columns = row.split()  # benchmark, size, ours, base, ratio, target, peak MB, met
+    assert (columns[4], columns[5], columns[7]) == ("9.00", "-", "-")  # the ratio shown, no target and no verdict
+    assert (bench_dirs / "work" / "quick-results" / "evaluate.json").is_file()
+    assert not (full / "evaluate.json").exists()  # the full run's file is not overwritten
