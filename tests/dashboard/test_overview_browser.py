@@ -184,6 +184,7 @@ def test_regimes_are_named_on_the_cards_and_in_the_filter(page: Any) -> None:
     cells = page.locator("#ov-regime-counts tbody td:first-child").all_inner_texts()
     assert "EU · eu-test-presumption act" in cells and "eu-test-presumption" not in cells
     page.click("#ov-regime")
+    page.wait_for_selector("[role=option] >> text=US · us-test-model act")  # the menu renders after the click
     options = page.locator(".dash-dropdown-option, [role=option]").all_inner_texts()
     assert "US · us-test-model act" in " ".join(options) and "us-test-model" not in options
     page.keyboard.press("Escape")
