@@ -5,9 +5,10 @@ Ours is the filing service end to end on SQLite, as the CLI and the inbox call i
 thread, while it is parsed), validates every cell, aggregates per (system, version, period,
 accelerator), creates the systems and stores the aggregate with its Filing row and audit event in
 one transaction. Usage CSVs above 64 MB and usage Parquet files of any size are read lazily and
-checked by the fast pass in one typed read (``tracker.filing.screen``), which falls back to the
-message pass on any doubt; smaller CSVs are read in memory and take the same fast pass. Each
-measurement files into a fresh copy of a migrated, empty database.
+checked by the fast pass (``tracker.filing.screen``: a CSV in one typed read, a Parquet file in
+three streaming queries: aggregate and rules, distinct segments, identity hashes), which falls
+back to the message pass on any doubt; smaller CSVs are read in memory and take the same fast
+pass. Each measurement files into a fresh copy of a migrated, empty database.
 
 The baseline is ``pl.scan_csv(...).group_by(system, version, period_start, period_end,
 accelerator).agg(sums, means, len).collect()`` on the same file (``scan_parquet`` for Parquet):

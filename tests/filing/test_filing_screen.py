@@ -97,7 +97,8 @@ def screen_of(path: Path) -> screen.Screened | None:
         mapped = conform(header, lf, INFERENCE_USAGE)
     except DisclosureRejected:
         return None
-    verdict = None if mapped.problems else screen.screen_usage(mapped.frame, load_catalog())
+    rereadable = path.suffix == ".parquet"  # as the pipeline reads each format
+    verdict = None if mapped.problems else screen.screen_usage(mapped.frame, load_catalog(), rereadable=rereadable)
     return verdict if isinstance(verdict, screen.Screened) else None  # suspects: the message pass decides
 
 
@@ -191,6 +192,11 @@ PARQUET_VARIANTS: dict[str, Callable[[pl.DataFrame], pl.DataFrame]] = {
     "a repeat with a padded segment": lambda f: _set(f, "segment", 12, " seg-0"),
     "a repeat with a segment padded by a wide space": lambda f: _set(f, "segment", 12, "seg-0\u3000"),
     "a repeat with a blank segment": lambda f: _set(_set(f, "segment", 0, ""), "segment", 12, " "),
+    "an overlong segment": lambda f: _set(f, "segment", 8, "s" * 300),
+    "a segment with a zero-width space": lambda f: _set(f, "segment", 8, "seg\u200b8"),
+    "a segment NFC composes": lambda f: _set(f, "segment", 8, "seg-A\u030a"),
+    "segments repeated on every key, one padded": lambda f: _set(
+        f.with_columns(pl.format("r{}", pl.int_range(pl.len()) // 12).alias("segment")), "segment", 9, "r0 "),
     "a repeat with another accelerator": lambda f: _set(_set(f, "segment", 12, "seg-0"), "accelerator", 12, "a100"),
     "noon timestamps": lambda f: f.with_columns(pl.col("period_start").cast(pl.Datetime("us")) + pl.duration(hours=12)),
     "zoned timestamps": lambda f: f.with_columns(pl.col("period_start").cast(pl.Datetime("ms", "UTC"))),

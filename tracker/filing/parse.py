@@ -59,12 +59,6 @@ class _Lazy:
             return large.scan_parquet(self.source, typed=typed)[1]
         return large.scan_csv(self.source, self.header, kind, typed=typed)
 
-    def length(self) -> int | None:
-        """The rows of a Parquet file (from its footer), which is then read by slices; None for CSV."""
-        if self.format != "parquet":
-            return None
-        return int(large.scan_parquet(self.source)[1].select(pl.len()).collect().item())
-
     def check_text(self) -> None:
         """The message pass's check of the raw bytes (a Parquet file has no text to check)."""
         if self.format == "csv":
@@ -140,10 +134,10 @@ def _records(mapped: Mapped, kind: Kind, catalog: Catalog) -> tuple[pl.DataFrame
 
 
 def _fast(frame: pl.LazyFrame, text: Callable[[], pl.LazyFrame], kind: Kind, fmt: str,
-          catalog: Catalog, length: int | None = None) -> Parsed | None:
+          catalog: Catalog, *, rereadable: bool = False) -> Parsed | None:
     """The fast pass; where it saw rules broken, the message pass over the suspect rows alone (one
     read of the text), which raises with their problems. None: the message pass reads everything."""
-    verdict = screen.screen_usage(frame, catalog, length=length)
+    verdict = screen.screen_usage(frame, catalog, rereadable=rereadable)
     if isinstance(verdict, screen.Screened):
         return Parsed(kind, fmt, verdict.records, verdict.rows)
     if isinstance(verdict, screen.Suspects):
@@ -169,7 +163,8 @@ def _from_lazy(lazy: _Lazy, kind: Kind, catalog: Catalog) -> Parsed:
     if not typed.problems:
         # A read the typed reader finished holds only UTF-8 (it checks text cells, and a stray
         # byte in a number cell does not parse): the suspects need no encoding pass.
-        fast = _fast(typed.frame, lambda: text().frame, kind, lazy.format, catalog, lazy.length())
+        fast = _fast(typed.frame, lambda: text().frame, kind, lazy.format, catalog,
+                     rereadable=lazy.format == "parquet")
         if fast is not None:
             return fast
     lazy.check_text()

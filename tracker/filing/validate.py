@@ -156,8 +156,9 @@ def identity_hash(kind: Kind) -> pl.Expr:
 
 def repeated_hashes(hashes: pl.Series) -> pl.Series:
     """Hashes that occur more than once: equal neighbours once sorted (8 bytes a row, where a hash
-    table over tens of millions of identities would cost gigabytes)."""
-    ordered = hashes.sort()
+    table over tens of millions of identities would cost gigabytes). Sorted on one thread: on two
+    cores that beats the parallel sort (0.12 s against 0.19-0.26 s for 10M hashes)."""
+    ordered = hashes.sort(multithreaded=False)
     if ordered.len() < 2:
         return ordered.clear()
     return ordered.slice(1).filter(ordered.slice(1) == ordered.slice(0, ordered.len() - 1)).unique()
