@@ -4,6 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PORT ?= 8050
+# The slowest tests are listed at the end of every run, so the suite's time can be watched.
+PYTEST_ARGS ?= --durations=20
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: install demo test lint typecheck pytest bench bench-quick bench-accuracy screenshots clean
