@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
@@ -94,46 +95,44 @@ def _row_counts(url: str) -> dict[str, int]:
     return counts
 
 
-def test_nightly_baseline_copies_exactly_the_rows_the_evaluation_wrote(
-    bench_dirs: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def nightly_databases(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The nightly benchmark's database and template under names of this test's own, dropped after."""
     if not common.pg_available():
         pytest.skip(f"PostgreSQL is needed at {common.PG_ADMIN_URL}")
     suffix = uuid.uuid4().hex[:8]
     monkeypatch.setattr(nightly_bench, "DATABASE", f"tracker_bench_nightly_test_{suffix}")
     monkeypatch.setattr(nightly_bench, "TEMPLATE", f"tracker_bench_nightly_test_filed_{suffix}")
-    try:
-        ctx = nightly_bench.prepare(300)
-        state = nightly_bench.setup(ctx)
-        assert state["copies"] == []  # nothing to copy before ours has run
-        ours = nightly_bench.ours(state)
-        assert "evaluated 300 systems" in ours["summary"] and ours["flags"] > 0 and ours["alerts"] > 0
-        written = _row_counts(state["url"])
-        nightly_bench.teardown(state)  # dumps what ours wrote
-        state = nightly_bench.setup(ctx)
-        copied = nightly_bench.baseline(state)
-        assert _row_counts(state["url"]) == written
-        filed = {table: extent[0] for table, extent in ctx["filed"].items()}
-        assert copied["rows"] == sum(written.values()) - sum(filed.values()) > 0
-        nightly_bench.teardown(state)
-    finally:
-        common.pg_drop(nightly_bench.DATABASE)
-        common.pg_drop(nightly_bench.TEMPLATE)
+    yield
+    common.pg_drop(nightly_bench.DATABASE)
+    common.pg_drop(nightly_bench.TEMPLATE)
+
+
+@pytest.mark.usefixtures("nightly_databases")
+def test_nightly_baseline_copies_exactly_the_rows_the_evaluation_wrote(bench_dirs: Path) -> None:
+    ctx = nightly_bench.prepare(300)
+    state = nightly_bench.setup(ctx)
+    assert state["copies"] == []  # nothing to copy before ours has run
+    ours = nightly_bench.ours(state)
+    assert "evaluated 300 systems" in ours["summary"] and ours["flags"] > 0 and ours["alerts"] > 0
+    written = _row_counts(state["url"])
+    nightly_bench.teardown(state)  # dumps what ours wrote
+    state = nightly_bench.setup(ctx)
+    copied = nightly_bench.baseline(state)
+    assert _row_counts(state["url"]) == written
+    filed = {table: extent[0] for table, extent in ctx["filed"].items()}
+    assert copied["rows"] == sum(written.values()) - sum(filed.values()) > 0
+    nightly_bench.teardown(state)
     path = common.write_result("nightly", [_timed_entry(300, 2.0, 0.5)], None, False,
                                target_seconds=nightly_bench.TARGET_SECONDS)
     document = json.loads(path.read_text())
     assert document["target_ratio"] is None and RUN_KEYS <= set(document["runs"][0])
 
 
-def test_nightly_template_is_reused_only_at_the_same_size(
-    bench_dirs: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    if not common.pg_available():
-        pytest.skip(f"PostgreSQL is needed at {common.PG_ADMIN_URL}")
+@pytest.mark.usefixtures("nightly_databases")
+def test_nightly_template_is_reused_only_at_the_same_size(bench_dirs: Path) -> None:
     import sqlalchemy as sa
 
-    suffix = uuid.uuid4().hex[:8]
-    monkeypatch.setattr(nightly_bench, "TEMPLATE", f"tracker_bench_nightly_test_filed_{suffix}")
     url = common.pg_url(nightly_bench.TEMPLATE)
 
     def names() -> list[str]:
@@ -149,20 +148,17 @@ def test_nightly_template_is_reused_only_at_the_same_size(
             conn.execute(sa.text("UPDATE provider SET name = 'kept' WHERE id = (SELECT min(id) FROM provider)"))
         engine.dispose()
 
-    try:
-        assert nightly_bench.template_systems() is None
-        nightly_bench.prepare(300)
-        assert nightly_bench.template_systems() == 300
-        mark()
-        nightly_bench.prepare(300, reuse=True)  # same size: used as it is
-        assert names()[0] == "kept"
-        nightly_bench.prepare(200, reuse=True)  # another size: filled again
-        assert nightly_bench.template_systems() == 200 and "kept" not in names()
-        mark()
-        nightly_bench.prepare(200)  # without reuse: always filled again
-        assert "kept" not in names()
-    finally:
-        common.pg_drop(nightly_bench.TEMPLATE)
+    assert nightly_bench.template_systems() is None
+    nightly_bench.prepare(300)
+    assert nightly_bench.template_systems() == 300
+    mark()
+    nightly_bench.prepare(300, reuse=True)  # same size: used as it is
+    assert names()[0] == "kept"
+    nightly_bench.prepare(200, reuse=True)  # another size: filled again
+    assert nightly_bench.template_systems() == 200 and "kept" not in names()
+    mark()
+    nightly_bench.prepare(200)  # without reuse: always filled again
+    assert "kept" not in names()
 
 
 def test_nightly_steps_are_timed_with_cpu_and_memory(bench_dirs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
