@@ -34,6 +34,7 @@ import os
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -243,13 +244,20 @@ def _job_timings(text: str) -> dict[str, float]:
     return {job: round(common.median(values), 3) for job, values in found.items()}
 
 
-def run(scales: list[int], log: Any = print) -> dict[str, Any]:
+def _each_size(name: str, scales: list[int], measure: Callable[[int, int, Any], dict[str, Any]], log: Any,
+               on: str = "") -> list[dict[str, Any]]:
+    """``measure(size, scale, log)`` at each scale, a registry of ``BASE_SIZE`` systems times it."""
     runs = []
+    for scale in scales:
+        size = BASE_SIZE * scale
+        log(f"{name}: x{scale} = registry of {size:,} systems{on}")
+        runs.append(measure(size, scale, log))
+    return runs
+
+
+def run(scales: list[int], log: Any = print) -> dict[str, Any]:
     try:
-        for scale in scales:
-            size = BASE_SIZE * scale
-            log(f"{NAME}: x{scale} = registry of {size:,} systems")
-            runs.append(measure_size(size, scale, log))
+        runs = _each_size(NAME, scales, measure_size, log)
     finally:
         common.clean_work_dir(NAME)
     meets = bool(runs) and all(r["meets_target"] for r in runs)
@@ -402,12 +410,8 @@ def _wait_http(url: str, proc: subprocess.Popen[bytes], log_path: Path, timeout_
 def run_api(scales: list[int], log: Any = print) -> dict[str, Any]:
     if not common.pg_available():
         raise RuntimeError(f"{API_NAME} needs PostgreSQL (BENCH_PG_ADMIN_URL={common.PG_ADMIN_URL})")
-    runs = []
     try:
-        for scale in scales:
-            size = BASE_SIZE * scale
-            log(f"{API_NAME}: x{scale} = registry of {size:,} systems (PostgreSQL)")
-            runs.append(measure_api_size(size, scale, log))
+        runs = _each_size(API_NAME, scales, measure_api_size, log, on=" (PostgreSQL)")
     finally:
         common.clean_work_dir(API_NAME)
         common.pg_drop(API_DATABASE)
