@@ -153,3 +153,27 @@ def test_the_fast_pass_names_the_rows_and_keys_the_message_pass_words() -> None:
     assert verdict.of(text).collect().get_column("row").to_list() == [10, 42]
     lines = problems_of(content, "inference_usage")
     assert [line.split(":")[0] for line in lines] == ["row 10, accelerator", "row 42, input_tokens"]
+
+
+@pytest.mark.parametrize("read_once", [False, True])
+def test_a_segment_breaking_a_rule_makes_its_rows_suspects(read_once: bool) -> None:
+    rows = [f"s{i % 3},2026-01-01,2026-01-31,seg-{i},{i},H100,1" for i in range(1, 61)]
+    rows[12] = "s1,2026-01-01,2026-01-31,seg\u200b-6,13,H100,1"  # row 13: checked once per distinct segment
+    content = ("system,period_start,period_end,segment,input_tokens,accelerator,accelerator_hours\n"
+               + "\n".join(rows) + "\n").encode()
+    read = pl.read_csv(content, infer_schema=False)
+    text = conform(read.columns, read.lazy(), INFERENCE_USAGE).frame
+    verdict = screen.screen_usage(text, load_catalog(), read_once=read_once)
+    assert isinstance(verdict, screen.Suspects) and verdict.rows == [] and verdict.segments == ["seg\u200b-6"]
+    assert verdict.of(text).collect().get_column("row").to_list() == [13]
+    assert [line.split(":")[0] for line in problems_of(content, "inference_usage")] == ["row 13, segment"]
+
+
+def test_the_fast_pass_vouches_only_for_a_read_seen_row_for_row() -> None:
+    read = pl.read_csv(USAGE, infer_schema=False)
+    text = conform(read.columns, read.lazy(), INFERENCE_USAGE).frame
+    assert isinstance(screen.screen_usage(text, load_catalog(), read_once=True), screen.Screened)
+    with pytest.MonkeyPatch.context() as patch:  # a batch the tap never saw: its hashes are missing
+        patch.setattr(screen._Tap, "facts", lambda tap: screen._RowFacts(
+            pl.concat(tap.hashes).head(-1), tap.segments.distinct, []))
+        assert screen.screen_usage(text, load_catalog(), read_once=True) is None

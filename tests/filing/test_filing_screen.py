@@ -97,8 +97,8 @@ def screen_of(path: Path) -> screen.Screened | None:
         mapped = conform(header, lf, INFERENCE_USAGE)
     except DisclosureRejected:
         return None
-    rereadable = path.suffix == ".parquet"  # as the pipeline reads each format
-    verdict = None if mapped.problems else screen.screen_usage(mapped.frame, load_catalog(), rereadable=rereadable)
+    read_once = path.suffix == ".csv"  # as the pipeline reads a streamed CSV: tapped while aggregated
+    verdict = None if mapped.problems else screen.screen_usage(mapped.frame, load_catalog(), read_once=read_once)
     return verdict if isinstance(verdict, screen.Screened) else None  # suspects: the message pass decides
 
 
@@ -341,6 +341,46 @@ def test_rules_across_rows_and_cells_are_the_exact_paths(tmp_path: Path, case: s
     assert_same(with_screen, exact)
     if exact[0] == "rejected" or case.startswith("two spellings") or case == "a blank line":
         assert screen_of(path) is None
+
+
+SEGMENT_CASES = {
+    **{f"segment={cell!r}": _rows_with(lambda r, cell=cell: r[6].__setitem__(11, cell))
+       for column, cell in BAD_CELLS if column == "segment"},
+    **{case: _rows_with(change) for case, change in ROW_CASES.items() if "segment" in case},
+    "a padded segment, no repeat": _rows_with(lambda r: r[6].__setitem__(11, " seg-6")),
+    "a blank segment": _rows_with(lambda r: r[6].__setitem__(11, "")),
+    "clean": clean_rows(),
+}
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+@pytest.mark.parametrize("case", list(SEGMENT_CASES))
+def test_segments_too_many_to_keep_are_checked_row_by_row_to_the_same_outcome(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str, fmt: str) -> None:
+    path = write_csv(tmp_path / "usage.csv", SEGMENT_CASES[case])
+    if fmt == "parquet":
+        pl.read_csv(path, infer_schema=False, empty_string_is_null=False).write_parquet(tmp_path / "usage.parquet")
+        path = tmp_path / "usage.parquet"
+    kept = screened_and_exact(path)
+    monkeypatch.setattr(screen, "SEGMENTS_KEPT", 1)  # every file here has more distinct segments
+    row_by_row = screened_and_exact(path)
+    assert_same(row_by_row[0], row_by_row[1])
+    assert_same(row_by_row[0], kept[0])
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_a_clean_file_with_too_many_segments_to_keep_is_still_vouched_for(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str) -> None:
+    path = write_csv(tmp_path / "usage.csv", clean_rows())
+    if fmt == "parquet":
+        pl.read_csv(path, infer_schema=False, empty_string_is_null=False).write_parquet(tmp_path / "usage.parquet")
+        path = tmp_path / "usage.parquet"
+    checked: list[list[int] | None] = []
+    row_by_row = screen._segments_row_by_row
+    monkeypatch.setattr(screen, "SEGMENTS_KEPT", 39)  # 40 distinct segments
+    monkeypatch.setattr(screen, "_segments_row_by_row", lambda *a: checked.append(row_by_row(*a)) or checked[-1])
+    vouched = screen_of(path)
+    assert checked == [[]] and vouched is not None and vouched.rows == 40
 
 
 @pytest.mark.parametrize("column", [0, 2, 4, 8, 11])

@@ -134,10 +134,10 @@ def _records(mapped: Mapped, kind: Kind, catalog: Catalog) -> tuple[pl.DataFrame
 
 
 def _fast(frame: pl.LazyFrame, text: Callable[[], pl.LazyFrame], kind: Kind, fmt: str,
-          catalog: Catalog, *, rereadable: bool = False) -> Parsed | None:
+          catalog: Catalog, *, read_once: bool = False) -> Parsed | None:
     """The fast pass; where it saw rules broken, the message pass over the suspect rows alone (one
     read of the text), which raises with their problems. None: the message pass reads everything."""
-    verdict = screen.screen_usage(frame, catalog, rereadable=rereadable)
+    verdict = screen.screen_usage(frame, catalog, read_once=read_once)
     if isinstance(verdict, screen.Screened):
         return Parsed(kind, fmt, verdict.records, verdict.rows)
     if isinstance(verdict, screen.Suspects):
@@ -163,8 +163,7 @@ def _from_lazy(lazy: _Lazy, kind: Kind, catalog: Catalog) -> Parsed:
     if not typed.problems:
         # A read the typed reader finished holds only UTF-8 (it checks text cells, and a stray
         # byte in a number cell does not parse): the suspects need no encoding pass.
-        fast = _fast(typed.frame, lambda: text().frame, kind, lazy.format, catalog,
-                     rereadable=lazy.format == "parquet")
+        fast = _fast(typed.frame, lambda: text().frame, kind, lazy.format, catalog, read_once=lazy.format == "csv")
         if fast is not None:
             return fast
     lazy.check_text()

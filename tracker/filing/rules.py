@@ -253,5 +253,6 @@ def first_message(rules: list[Rule]) -> pl.Expr:
 
 
 def any_broken(rules: Iterable[Rule]) -> pl.Expr:
-    """True where any rule breaks, false elsewhere (the fast pass: no message is built)."""
-    return pl.any_horizontal(r.breaks.fill_null(False) for r in rules)
+    """True where any rule breaks, false elsewhere (the fast pass: no message is built). Nulls
+    are filled once: ``any_horizontal`` is true wherever one predicate is, whatever the others."""
+    return pl.any_horizontal(r.breaks for r in rules).fill_null(False)

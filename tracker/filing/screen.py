@@ -1,28 +1,33 @@
 """The fast pass over usage files: their aggregate, or where the rules break.
 
 Every usage file (in memory or streamed, CSV or Parquet) goes through here first. The rules are
-``rules.py``'s: their predicates only, no message is built. Per row, the number cells (typed by
-the reader where it can) and the segment are checked and the row is summed into the partial
-aggregate of its raw key cells (system, version, period, accelerator as written), chunk by chunk,
-and its identity (system, version, period, segment) is hashed to 64 bits. The few thousand
-distinct raw keys are then prepared, parsed and checked by the key cells' rules once each, and
-the groups merged by the keys they mean. Sorting the hashes finds repeated identities. A CSV is
-parsed once, its chunks aggregated as they come; a Parquet file, cheap to read again, is read by
-the streaming engine in separate queries (:func:`screen_usage`).
+``rules.py``'s: their predicates only, no message is built. One streamed read checks each row's
+number cells (typed by the reader where it can) and sums the row into the partial aggregate of its
+raw key cells (system, version, period, accelerator as written). What an aggregate cannot hold,
+the :class:`_RowFacts` (every row's identity hash over the cells as written, 8 bytes a row; the
+distinct segments, up to :data:`SEGMENTS_KEPT`; the first rows breaking a rule), is gathered by a :class:`_Tap` during that read
+when the source is read once (a streamed CSV, whose parsing is most of the cost), and by queries of
+its own otherwise (Parquet, a frame in memory: :func:`_read_again`). Then:
+
+- the few thousand distinct raw keys are prepared, parsed and checked by the key cells' rules once
+  each, and the groups merged by the keys they mean;
+- the distinct segments are prepared and checked by the segment's rules once each (too many to
+  keep: row by row, in one more read of the segment column);
+- sorting the hashes finds repeated identities.
 
 It never words a problem. When rules break, it names the suspects (:class:`Suspects`: the first
-rows breaking a rule of their own cells, the keys breaking one) and the message pass
-(``validate.py``) words them from the text of those rows alone. When anything is in doubt (a cell
-the reader cannot parse, two identities sharing a hash, a repeat or a collision, two spellings of
-a key becoming one such as ``' a'`` and ``'a'``, a segment NFC may change), it returns None and the
-message pass reads every row. As the rules are the same objects, a rule added to ``rules.py`` is
-checked by both passes.
+rows breaking a rule of their own numbers, the keys and segments breaking one) and the message
+pass (``validate.py``) words them from the text of those rows alone. When anything is in doubt (a
+cell the reader cannot parse, two identities sharing a hash, a repeat or a collision, two
+spellings of a key or a segment that the message pass makes one, such as ``' a'`` and ``'a'``, or
+a read not seen row for row), it returns None and the message pass reads every row. As the rules
+are the same objects, a rule added to ``rules.py`` is checked by both passes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 
 import polars as pl
 
@@ -44,13 +49,12 @@ from tracker.filing.validate import ROW, parse_values, prepared_cell, repeated_h
 from tracker.text import may_change_or_hide
 
 _KIND = INFERENCE_USAGE
-CHUNK_ROWS = 500_000  # rows per chunk of the read: held with their aggregate, then dropped
 _NUMBERS: tuple[Column, ...] = tuple(c for c in _KIND.columns if c.type in ("int", "float"))
 _KEY_COLUMNS: tuple[Column, ...] = tuple(_KIND.by_name[n] for n in USAGE_KEY)
+_SEGMENT = _KIND.by_name["segment"]
+SEGMENTS_KEPT = 100_000  # distinct segments checked once each; past this, row by row
 _IDENTITY = "__identity"
 _BREAKS = "__breaks_a_rule"
-_DOUBT = "__in_doubt"
-_PADDED = "__segment_may_be_padded"
 # Odd multipliers make the hash of (a, b) differ from that of (b, a).
 _MULTIPLIERS = (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0x85EBCA77C2B2AE63, 0x27D4EB2F165667C5)
 
@@ -64,29 +68,38 @@ class Screened:
 @dataclass(frozen=True)
 class Suspects:
     """Where the fast pass saw rules broken, with no repeat or doubt elsewhere: every row the
-    message pass could report is one of ``rows`` (the first that break a rule of their own cells)
-    or has one of ``keys`` (raw key cells, as text, that break a key rule)."""
+    message pass could report is one of ``rows`` (the first that break a rule of their own
+    numbers, and of their segment when segments are checked row by row), has one of ``keys`` (raw
+    key cells, as text, that break a key rule) or one of ``segments`` (raw segments, as text, that
+    break a segment rule)."""
 
     rows: list[int]
     keys: pl.DataFrame
+    segments: list[str] = field(default_factory=list)
 
     def of(self, text: pl.LazyFrame) -> pl.LazyFrame:
         """The suspect rows of the file's text (columns named as the kind's), numbered as in it."""
         numbered = text.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
         suspect = pl.col(ROW).is_in(pl.Series(self.rows, dtype=pl.Int64).implode())
         if self.keys.height:
-            key = pl.concat_str([pl.col(n).cast(pl.String).fill_null("") for n in USAGE_KEY], separator="\x00")
+            key = pl.concat_str([_raw_text(n) for n in USAGE_KEY], separator="\x00")
             bad = self.keys.select(pl.concat_str(USAGE_KEY, separator="\x00")).to_series()
             suspect = suspect | key.is_in(bad.implode())
+        if self.segments:
+            suspect = suspect | _raw_text("segment").is_in(pl.Series(self.segments, dtype=pl.String).implode())
         return numbered.filter(suspect)
 
 
 # --- per row ------------------------------------------------------------------------------------
 
+def _raw_text(name: str) -> pl.Expr:
+    return pl.col(name).cast(pl.String).fill_null("")
+
+
 def _raw_key(name: str, dtype: pl.DataType) -> pl.Expr:
     # The cell as written (text; a Date column is already canonical and cheaper to group on), ""
     # for a missing cell: the message pass makes both null.
-    return pl.col(name) if dtype == pl.Date else pl.col(name).cast(pl.String).fill_null("")
+    return pl.col(name) if dtype == pl.Date else _raw_text(name)
 
 
 def _number_cell(name: str, dtype: pl.DataType) -> pl.Expr:
@@ -99,14 +112,14 @@ def _number_cell(name: str, dtype: pl.DataType) -> pl.Expr:
 
 
 def identity_hash(schema: pl.Schema) -> pl.Expr:
-    """The row's identity (system, version, period, segment) as 64 bits: raw key cells, segment
-    stripped. Two Date periods are hashed as one 64-bit number (injective)."""
+    """The row's identity (system, version, period, segment) as 64 bits, over the cells as written.
+    Two Date periods are hashed as one 64-bit number (injective)."""
     parts = [_raw_key(n, schema[n]) for n in ("system", "version")]
     if schema["period_start"] == pl.Date and schema["period_end"] == pl.Date:
         parts.append(pl.col("period_start").cast(pl.Int64) * (1 << 32) + pl.col("period_end").cast(pl.Int64))
     else:
         parts += [_raw_key(n, schema[n]) for n in ("period_start", "period_end")]
-    parts.append(pl.col("segment").fill_null(""))
+    parts.append(_raw_text("segment"))
     combined: pl.Expr | None = None
     for i, part in enumerate(parts):
         term = part.hash(seed=i + 1) * pl.lit(_MULTIPLIERS[i], dtype=pl.UInt64)
@@ -115,43 +128,107 @@ def identity_hash(schema: pl.Schema) -> pl.Expr:
     return combined.alias(_IDENTITY)
 
 
-def segment_may_be_padded() -> pl.Expr:
-    """True where the segment's first or last byte is not printable ASCII (``!`` to DEL), so that
-    stripping could change it: every whitespace character (ASCII or not) starts and ends with such a
-    byte. Two byte reads, no new strings."""
-    raw = pl.col("segment").cast(pl.String).cast(pl.Binary)
-    first, last = raw.bin.get(0, null_on_oob=True), raw.bin.get(-1, null_on_oob=True)
-    return (raw.bin.size() > 0) & ~(first.is_between(0x21, 0x7F) & last.is_between(0x21, 0x7F)).fill_null(True)
-
-
-def _segment_cell(*, strip: bool) -> pl.Expr:
-    """The segment as the rules read it. Unstripped, it is that only where no segment may be padded
-    (:func:`segment_may_be_padded`): stripping every cell is most of a Parquet read's cost."""
-    segment = pl.col("segment").cast(pl.String)
-    return (stripped_or_null(segment) if strip else pl.when(segment.str.len_bytes() > 0).then(segment)).alias("segment")
-
-
-def _own_rules(*, segment: bool = True) -> list[Rule]:
-    """The rules of a row's own cells: its numbers, its segment (unless ``segment`` is false), and
-    the row rule (a usage figure)."""
-    columns = (*_NUMBERS, _KIND.by_name["segment"]) if segment else _NUMBERS
+def _own_rules(*, segment: bool = False) -> list[Rule]:
+    """The rules of a row's own cells: its numbers, the row rule (a usage figure) and, with
+    ``segment``, its segment (which the fast pass checks once per distinct segment instead)."""
+    columns = (*_NUMBERS, _SEGMENT) if segment else _NUMBERS
     return [r for c in columns for r in cell_rules(c)] + usage_row_rules()
 
 
-def _segment_doubt() -> pl.Expr:
-    # The message pass compares text in NFC (tracker/text.py); a segment is only hashed here, so one
-    # holding a character NFC may change is a doubt.
-    return pl.col("segment").str.contains(may_change_or_hide()).fill_null(False).alias(_DOUBT)
+class _Segments:
+    """The distinct segments (as written) of a read, batch by batch, up to ``SEGMENTS_KEPT``: a file
+    has a few regions, hours or shards, repeated on every key. Past that (a segment per row, say)
+    it stops keeping them (``distinct`` is None) and the segments are checked row by row instead
+    (:func:`_segments_row_by_row`), so memory stays bounded whatever the file holds."""
+
+    def __init__(self) -> None:
+        self._kept: list[pl.Series] | None = []
+        self._count = 0
+
+    def add(self, batch: pl.Series) -> None:
+        if self._kept is None:
+            return
+        distinct = batch.unique()
+        self._count += distinct.len()
+        if self._count > SEGMENTS_KEPT:
+            self._kept = None
+        else:
+            self._kept.append(distinct)
+
+    @property
+    def overflowed(self) -> bool:
+        return self._kept is None
+
+    @property
+    def distinct(self) -> pl.Series | None:
+        if self._kept is None:
+            return None
+        return pl.concat(self._kept).unique() if self._kept else pl.Series("segment", [], pl.String)
 
 
-def row_columns(schema: pl.Schema, *, strip_segment: bool = True) -> tuple[list[pl.Expr], list[pl.Expr]]:
-    """The cells as the rules read them, then what the fast pass keeps of a row: raw keys, number
-    values, its identity hash and whether it breaks a rule of its own cells (numbers, segment, no
-    usage figure). Rules of the key cells are checked once per distinct key (:func:`settle`)."""
-    cells = [_number_cell(c.name, schema[c.name]).alias(c.name) for c in _NUMBERS]
-    cells.append(_segment_cell(strip=strip_segment))
-    kept = [*_row_values(schema), identity_hash(schema), any_broken(_own_rules()).alias(_BREAKS), _segment_doubt()]
-    return cells, kept
+@dataclass(frozen=True)
+class _RowFacts:
+    """What the aggregate cannot hold of the rows: every row's identity hash, the distinct segments
+    (as written; None when there are too many to keep) and the first rows breaking a rule of their
+    own numbers."""
+
+    hashes: pl.Series
+    segments: pl.Series | None
+    broken: list[int]
+
+
+class _Tap:
+    """Collects the :class:`_RowFacts` batch by batch while the aggregate reads the rows, for a
+    source read once (a streamed CSV: parsing is most of its cost). Polars calls it from its worker
+    threads, in no set order; batches are appended under a lock and ordered afterwards. It returns
+    the batch's rule flags, which the aggregate reads: that keeps the query from pruning it."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.hashes: list[pl.Series] = []
+        self.segments = _Segments()
+        self.broken: list[pl.Series] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, batch: pl.Series) -> pl.Series:
+        rows = batch.struct.unnest()
+        breaks = rows.get_column(_BREAKS)
+        broken = rows.get_column(ROW).filter(breaks).head(self.limit + 1) if breaks.any() else None
+        with self._lock:
+            self.hashes.append(rows.get_column(_IDENTITY))
+            self.segments.add(rows.get_column("segment"))
+            if broken is not None:
+                self.broken.append(broken)
+        return breaks
+
+    def flags(self, schema: pl.Schema) -> pl.Expr:
+        row = pl.struct(pl.col(ROW), identity_hash(schema), _raw_text("segment").alias("segment"),
+                        any_broken(_own_rules()).alias(_BREAKS))
+        return row.map_batches(self, return_dtype=pl.Boolean, is_elementwise=True).alias(_BREAKS)
+
+    def facts(self) -> _RowFacts:
+        hashes = pl.concat(self.hashes, rechunk=False) if self.hashes else pl.Series(_IDENTITY, [], pl.UInt64)
+        broken = pl.concat(self.broken).sort().head(self.limit + 1).to_list() if self.broken else []
+        return _RowFacts(hashes, self.segments.distinct, broken)
+
+
+def _read_again(source: pl.LazyFrame, rows: pl.LazyFrame, schema: pl.Schema, any_broken_row: bool, limit: int
+                ) -> _RowFacts:
+    """The :class:`_RowFacts` in queries of their own, for a source cheap to read again (Parquet, by
+    row groups and only the columns asked; a frame in memory): at 10M rows, a Parquet file's
+    identity hashes take 0.1 s alone, where a tap slows its aggregate by 0.2-0.3 s and doubles
+    its memory. The rows breaking a rule are looked up only when some do."""
+    hashes = source.select(identity_hash(schema)).collect(engine="streaming").to_series()
+    segments = _Segments()
+    for batch in source.select(_raw_text("segment").alias("segment")).collect_batches(engine="streaming"):
+        segments.add(batch.to_series())
+        if segments.overflowed:
+            break
+    broken: list[int] = []
+    if any_broken_row:
+        found = rows.filter(any_broken(_own_rules())).select(ROW).head(limit + 1).collect(engine="streaming")
+        broken = found.get_column(ROW).to_list()
+    return _RowFacts(hashes, segments.distinct, broken)
 
 
 def _row_values(schema: pl.Schema) -> list[pl.Expr]:
@@ -160,18 +237,12 @@ def _row_values(schema: pl.Schema) -> list[pl.Expr]:
             *[pl.col(c.name).cast(pl.Float64, strict=False) for c in _NUMBERS]]
 
 
-def partial_columns() -> list[pl.Expr]:
+def _partial_columns() -> list[pl.Expr]:
     """Per group of rows with the same raw key: the aggregate's parts (counts, sums, first row)."""
     return partial_usage({name: pl.col(name) for name in (ROW, *(c.name for c in _NUMBERS))})
 
 
-def _merged(frame: pl.DataFrame, key: list[str]) -> pl.DataFrame:
-    """Partial rows with the same key combined: ``first_row`` is the least, the rest add up."""
-    return frame.group_by(key).agg(
-        [pl.col(c).min() if c == "first_row" else pl.col(c).sum() for c in frame.columns if c not in key])
-
-
-# --- the keys, once each -------------------------------------------------------------------------
+# --- the keys and the segments, once each ----------------------------------------------------------
 
 def canonical_keys(raw: pl.DataFrame, catalog: Catalog) -> pl.DataFrame:
     """The distinct raw keys as the message pass parses them (row for row), and whether each breaks
@@ -195,95 +266,92 @@ def _distinct_spellings_stay_distinct(raw: pl.DataFrame, canonical: pl.DataFrame
                for n in _KIND.identity if n != "segment")
 
 
+def _segment_verdict(distinct: pl.Series) -> list[str] | None:
+    """The distinct raw segments that break a segment rule (as the message pass prepares them:
+    stripped, in NFC); None when two of them become one (' a' and 'a'), which hashing raw cells
+    would miss as a repeat."""
+    parsed = parse_values(distinct.to_frame("segment").lazy().select(
+        pl.col("segment").alias("__raw"), prepared_cell(_SEGMENT)), [_SEGMENT], {}).collect()
+    if parsed.get_column("segment__v").fill_null("").n_unique() != distinct.len():
+        return None
+    return parsed.filter(any_broken(cell_rules(_SEGMENT))).get_column("__raw").to_list()
+
+
+def _segments_row_by_row(rows: pl.LazyFrame, limit: int) -> list[int] | None:
+    """Too many distinct segments to check once each: the first rows whose segment breaks a rule;
+    None when a segment may be padded or changed by NFC (then a repeat could hide behind two
+    spellings; the message pass decides). NFC is not applied per row, it is slow: a segment without
+    a character it may change (:func:`tracker.text.may_change_or_hide`) is its own NFC."""
+    raw = _raw_text("segment")
+    stripped = stripped_or_null(raw)
+    checked = rows.select(pl.col(ROW), raw.alias("__raw"), stripped.alias("segment"))
+    doubt = checked.select(
+        (pl.col("__raw").str.contains(may_change_or_hide()) | (pl.col("segment").fill_null("") != pl.col("__raw")))
+        .any()).collect(engine="streaming").item()
+    if doubt:
+        return None
+    found = checked.filter(any_broken(cell_rules(_SEGMENT))).select(ROW).head(limit + 1).collect(engine="streaming")
+    return found.get_column(ROW).to_list()
+
+
 def aggregate_schema() -> pl.Schema:
     """The schema of the aggregate (the message pass's, from the typed records' declared schema)."""
     return aggregate_usage(pl.LazyFrame(schema=typed_schema(_KIND))).collect_schema()
 
 
-def settle(raw: pl.DataFrame, catalog: Catalog, broken_rows: list[int], repeats: bool
+def _merged(frame: pl.DataFrame, key: list[str]) -> pl.DataFrame:
+    """Partial rows with the same key combined: ``first_row`` is the least, the rest add up."""
+    return frame.group_by(key).agg(
+        [pl.col(c).min() if c == "first_row" else pl.col(c).sum() for c in frame.columns if c not in key])
+
+
+def settle(raw: pl.DataFrame, catalog: Catalog, facts: _RowFacts, segment_rows: list[int] | None = None
            ) -> Screened | Suspects | None:
-    """Partial aggregates per raw key -> the file's aggregate; the suspects when rules break; None
-    when a repeat may hide among them (the message pass then reads every row)."""
+    """Partial aggregates per raw key and the row facts -> the file's aggregate; the suspects when
+    rules break; None when anything is in doubt (the message pass then reads every row).
+    ``segment_rows``: when the segments were too many to keep, the first rows breaking a segment rule."""
+    if raw.is_empty() or facts.hashes.len() != raw.get_column("rows").sum():
+        return None  # a read not seen row for row: nothing can be vouched for
     canonical = canonical_keys(raw, catalog)
-    if repeats or not _distinct_spellings_stay_distinct(raw, canonical):
+    bad_segments = [] if facts.segments is None else _segment_verdict(facts.segments)
+    if (bad_segments is None or not _distinct_spellings_stay_distinct(raw, canonical)
+            or not repeated_hashes(facts.hashes).is_empty()):
         return None
     bad_keys = canonical.get_column(_BREAKS)
-    if broken_rows or bad_keys.any():
-        return Suspects(broken_rows, raw.filter(bad_keys).select([pl.col(n).cast(pl.String) for n in USAGE_KEY]))
+    rows = sorted({*facts.broken, *(segment_rows or [])})
+    if rows or bad_segments or bad_keys.any():
+        keys = raw.filter(bad_keys).select([pl.col(n).cast(pl.String) for n in USAGE_KEY])
+        return Suspects(rows, keys, bad_segments)
     schema = aggregate_schema()
-    keyed = raw.drop(USAGE_KEY).hstack(canonical.drop(_BREAKS))
+    keyed = raw.drop(USAGE_KEY, _BREAKS).hstack(canonical.drop(_BREAKS))
     records = _merged(keyed, list(USAGE_KEY)).select(finish_usage()).sort("first_row").cast(schema)
     return Screened(records.select(schema.names()), int(raw.get_column("rows").sum()))
 
 
-def _chunks(source: pl.LazyFrame, cells: list[pl.Expr], kept: list[pl.Expr]) -> Iterator[pl.DataFrame]:
-    """The rows as the fast pass keeps them, a chunk at a time, from one streamed read."""
-    rows = source.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64), *cells).select(kept)
-    yield from rows.collect_batches(chunk_size=CHUNK_ROWS, maintain_order=True, engine="streaming")
-
-
-def screen_usage(source: pl.LazyFrame, catalog: Catalog, *, limit: int = MAX_PROBLEMS, rereadable: bool = False
+def screen_usage(source: pl.LazyFrame, catalog: Catalog, *, limit: int = MAX_PROBLEMS, read_once: bool = False
                  ) -> Screened | Suspects | None:
     """The fast pass over ``source`` (the kind's columns, numbers typed or text): the aggregate; or
-    the suspect rows when rules break (the first ``limit + 1`` rows breaking a rule of their own,
-    and the keys breaking one); or None when anything is in doubt. Any error the reader raises (a
-    cell that is not a number, a malformed line, bytes that are not UTF-8) is a doubt: the message
-    pass reads the text and says what it is.
+    the suspect rows when rules break (the first ``limit + 1`` rows breaking a rule of their own
+    numbers or segment, and the keys and segments breaking one); or None when anything is in
+    doubt. Any error the reader raises (a cell that is not a number, a malformed line, bytes that
+    are not UTF-8) is a doubt: the message pass reads the text and says what it is.
 
-    A source whose columns are cheap to read again (``rereadable``: Parquet) is read by the
-    streaming engine, in queries apart (:func:`_screen_twice`): at 10M rows 1.1-1.5 s, where read
-    by chunks of 500,000 it took 2.1-2.4 s against a 0.8 s bare aggregate. Any other (CSV, whose
-    parsing is most of the cost) is read once, aggregated chunk by chunk while each row's identity
-    hash is kept (8 bytes a row)."""
+    A source to be read once (``read_once``: a streamed CSV) is tapped while it is aggregated;
+    any other is read again for what the aggregate cannot hold (:func:`_read_again`)."""
+    tap = _Tap(limit) if read_once else None
     try:
-        if rereadable:
-            return _screen_twice(source, catalog, limit)
         schema = source.collect_schema()
-        cells, kept = row_columns(schema)
-        partials: list[pl.DataFrame] = []
-        identities: list[pl.Series] = []
-        broken: list[int] = []
-        aggregates = partial_columns()
-        for chunk in _chunks(source, cells, kept):
-            if chunk.get_column(_DOUBT).any():
+        rows = source.with_row_index(ROW, offset=1).with_columns(
+            pl.col(ROW).cast(pl.Int64), *[_number_cell(c.name, schema[c.name]).alias(c.name) for c in _NUMBERS])
+        flags = tap.flags(schema) if tap else any_broken(_own_rules()).alias(_BREAKS)
+        raw = rows.select(*_row_values(schema), flags).group_by(list(USAGE_KEY)) \
+            .agg(*_partial_columns(), pl.col(_BREAKS).any()).collect(engine="streaming")
+        facts = tap.facts() if tap else _read_again(source, rows, schema, bool(raw.get_column(_BREAKS).any()), limit)
+        segment_rows: list[int] | None = None
+        if facts.segments is None and not raw.is_empty():
+            segment_rows = _segments_row_by_row(rows, limit)
+            if segment_rows is None:
                 return None
-            if len(broken) <= limit and chunk.get_column(_BREAKS).any():
-                broken += chunk.filter(pl.col(_BREAKS)).get_column(ROW).head(limit + 1 - len(broken)).to_list()
-            # The streaming engine aggregates a chunk with less work than the in-memory one.
-            partials.append(chunk.lazy().group_by(list(USAGE_KEY)).agg(aggregates).collect(engine="streaming"))
-            identities.append(chunk.get_column(_IDENTITY))
     except pl.exceptions.PolarsError:
         return None
-    if not partials:
-        return None
-    every = pl.concat(identities, rechunk=True)
-    identities.clear()  # the chunks' copies go before the sort makes another
-    repeats = not repeated_hashes(every).is_empty()
-    del every
-    return settle(_merged(pl.concat(partials), list(USAGE_KEY)), catalog, broken, repeats)
-
-
-def _screen_twice(source: pl.LazyFrame, catalog: Catalog, limit: int, *, strip_segment: bool = False
-                  ) -> Screened | Suspects | None:
-    """The rereadable route, read three times: the partial aggregate per raw key, with whether any
-    of its rows breaks a rule of its numbers or has a segment that may be padded (then all again,
-    stripped); the distinct segments, whose rules and doubt are checked once each (a file has a few
-    regions and shards, repeated on every key); then the identity hashes alone. The rows breaking
-    a rule are looked up only when some do."""
-    schema = source.collect_schema()
-    cells = row_columns(schema, strip_segment=strip_segment)[0]
-    rows = source.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64), *cells)
-    flags = [any_broken(_own_rules(segment=False)).alias(_BREAKS), segment_may_be_padded().alias(_PADDED)]
-    raw = rows.select(*_row_values(schema), *flags).group_by(list(USAGE_KEY)) \
-        .agg(*partial_columns(), pl.col(_BREAKS).any(), pl.col(_PADDED).any()).collect(engine="streaming")
-    segments = source.select(cells[-1]).unique().collect(engine="streaming")
-    if raw.is_empty() or segments.select(_segment_doubt().any()).item():
-        return None
-    if not strip_segment and raw.get_column(_PADDED).any():
-        return _screen_twice(source, catalog, limit, strip_segment=True)
-    broken: list[int] = []
-    if raw.get_column(_BREAKS).any() or segments.select(any_broken(cell_rules(_KIND.by_name["segment"])).any()).item():
-        broken = rows.filter(any_broken(_own_rules())).select(ROW).head(limit + 1).collect().get_column(ROW).to_list()
-    hashes = source.with_columns(cells[-1]).select(identity_hash(schema)).collect(engine="streaming")
-    repeats = not repeated_hashes(hashes.get_column(_IDENTITY)).is_empty()
-    return settle(raw.drop(_BREAKS, _PADDED), catalog, broken, repeats)
+    return settle(raw, catalog, facts, segment_rows)

