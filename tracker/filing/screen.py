@@ -5,9 +5,10 @@ Every usage file (in memory or streamed, CSV or Parquet) goes through here first
 number cells (typed by the reader where it can) and sums the row into the partial aggregate of its
 raw key cells (system, version, period, accelerator as written). What an aggregate cannot hold,
 the :class:`_RowFacts` (every row's identity hash over the cells as written, 8 bytes a row; the
-distinct segments, up to :data:`SEGMENTS_KEPT`; the first rows breaking a rule), is gathered by a :class:`_Tap` during that read
-when the source is read once (a streamed CSV, whose parsing is most of the cost), and by queries of
-its own otherwise (Parquet, a frame in memory: :func:`_read_again`). Then:
+distinct segments, up to :data:`SEGMENTS_KEPT`; the first rows breaking a rule), is gathered by a
+:class:`_Tap` during that read when the source is read once (a streamed CSV, whose parsing is most
+of the cost), and by queries of its own otherwise (Parquet, a frame in memory:
+:func:`_read_again`). Then:
 
 - the few thousand distinct raw keys are prepared, parsed and checked by the key cells' rules once
   each, and the groups merged by the keys they mean;
@@ -145,10 +146,10 @@ class _Segments:
         self._kept: list[pl.Series] | None = []
         self._count = 0
 
-    def add(self, batch: pl.Series) -> None:
+    def add(self, distinct: pl.Series) -> None:
+        """Add a batch's distinct segments (``batch.unique()``)."""
         if self._kept is None:
             return
-        distinct = batch.unique()
         self._count += distinct.len()
         if self._count > SEGMENTS_KEPT:
             self._kept = None
@@ -194,9 +195,11 @@ class _Tap:
         rows = batch.struct.unnest()
         breaks = rows.get_column(_BREAKS)
         broken = rows.get_column(ROW).filter(breaks).head(self.limit + 1) if breaks.any() else None
+        segments = None if self.segments.overflowed else rows.get_column("segment").unique()
         with self._lock:
             self.hashes.append(rows.get_column(_IDENTITY))
-            self.segments.add(rows.get_column("segment"))
+            if segments is not None:
+                self.segments.add(segments)
             if broken is not None:
                 self.broken.append(broken)
         return breaks
@@ -221,7 +224,7 @@ def _read_again(source: pl.LazyFrame, rows: pl.LazyFrame, schema: pl.Schema, any
     hashes = source.select(identity_hash(schema)).collect(engine="streaming").to_series()
     segments = _Segments()
     for batch in source.select(_raw_text("segment").alias("segment")).collect_batches(engine="streaming"):
-        segments.add(batch.to_series())
+        segments.add(batch.to_series().unique())
         if segments.overflowed:
             break
     broken: list[int] = []
