@@ -13,12 +13,12 @@ from dashboards.components.formatting import card, empty_state, link, table, whe
 def estimates_when(state: Mapping[str, Any] | None) -> str:
     """When a filing's estimates appear, from its evaluation state (``tracker.worker.status``)."""
     state = state or {}
+    computing = (f"Estimates for this filing are being computed; they appear within about "
+                 f"{state.get('expected_within_s')} seconds.")
     return {
         "done": "Estimates updated: they include this filing.",
-        "queued": f"Estimates for this filing are being computed; they appear within about "
-                  f"{state.get('expected_within_s')} seconds.",
-        "running": f"Estimates for this filing are being computed; they appear within about "
-                   f"{state.get('expected_within_s')} seconds.",
+        "queued": computing,
+        "running": computing,
         "nightly": f"Estimates for this filing appear after the nightly evaluation ({when(state.get('expected_by'))}).",
         "not_needed": "A rejected filing changes no estimate.",
     }.get(str(state.get("state")), "")

@@ -29,6 +29,7 @@ from dashboards.components.formatting import (
     link,
     page_header,
     status_badge,
+    system_label,
     table,
     when,
 )
@@ -96,7 +97,7 @@ def _flags_card(scope: Scope) -> html.Section:
         return card("Your flags", empty_state("None of your systems is above or likely above a threshold."))
     return card("Your flags", table(
         ["System", "Regime", "Status", "Value", "Threshold", "Deadline", "Notified"],
-        [[link(f"{f['system']} {f['version'] or ''}".strip(), f"/systems/{f['system_id']}"), f["regime_name"],
+        [[link(system_label(f["system"], f["version"]), f"/systems/{f['system_id']}"), f["regime_name"],
           status_badge(f["status"], f["projected"]), format_metric(f["value_central"], f["metric"]),
           format_metric(f["threshold"], f["metric"]),
           when(f["deadline"]), when(f["notified_at"])] for f in flags], table_id="portal-flags"))

@@ -29,7 +29,6 @@ from tracker.store.queries.common import (
     S,
     as_date,
     method_list,
-    parse_json,
     plot_date,
     rank_expr,
     rank_in,
@@ -37,7 +36,7 @@ from tracker.store.queries.common import (
 )
 from tracker.store.queries.confidential import confidential_lineage, without_masked, without_masked_flags
 from tracker.store.queries.regime_labels import regime_names
-from tracker.store.queries.system import latest_inference_periods, per_method, shared_run_inputs
+from tracker.store.queries.system import estimate_methods, latest_inference_periods, shared_run_inputs
 from tracker.store.types import utcnow
 
 
@@ -198,8 +197,7 @@ def compute_scatter_points(session: Session, scope: Scope, filters: ScatterFilte
         shown.append({
             "id": sid, "name": name, "version": version, "provider": provider, "date": as_date(when_),
             "central": central, "low": low, "high": high,
-            "methods": method_list(methods) or [
-                m["method"] for m in per_method(parse_json(inputs or shared.get((sid, at))))],
+            "methods": estimate_methods(methods, inputs or shared.get((sid, at))),
             "confidence": confidence, "status": RANK_STATUS.get(rank_, "unknown"), "projected": True,
             "estimate": "projected",
         })

@@ -61,7 +61,8 @@ def shared_run_inputs(session: Session, rows: Iterable[tuple[int, str, datetime,
     ids = sorted({sid for sid, _ in wanted})
     for start in range(0, len(ids), _CHUNK):
         part = ids[start:start + _CHUNK]
-        times = sorted({at for sid, at in wanted if sid in set(part)})
+        in_part = set(part)
+        times = sorted({at for sid, at in wanted if sid in in_part})
         q = sa.select(E.system_id, E.computed_at, E.inputs_json).where(
             E.system_id.in_(part), E.kind.in_(RUN_INPUT_KINDS), E.computed_at.in_(times),
             E.inputs_json.is_not(None))
@@ -69,6 +70,12 @@ def shared_run_inputs(session: Session, rows: Iterable[tuple[int, str, datetime,
             if (sid, at) in wanted:
                 found.setdefault((sid, at), text)
     return found
+
+
+def estimate_methods(methods: Any, inputs_json: str | None) -> list[str]:
+    """The methods an estimate rests on: as stored, else (the estimator leaves a projected row's
+    empty) those its runs applied."""
+    return method_list(methods) or [m["method"] for m in per_method(parse_json(inputs_json))]
 
 
 def _estimate_row(e: Any, shared: Mapping[tuple[int, datetime], str]) -> Row:
@@ -280,10 +287,8 @@ def projected_training(session: Session, scope: Scope, system_ids: Iterable[int]
              .where(E.system_id.in_(part), E.kind == "projected", E.is_current.is_(True),
                     E.central_flop.is_not(None)))
         found = session.execute(scope.restrict(q, S.provider_id)).all()
-        # The estimator leaves a projected row's methods empty: read them from its runs.
         shared = shared_run_inputs(session, [(r[0], "projected", r[7], r[6]) for r in found if not method_list(r[4])])
         for sid, central, low, high, methods, confidence, inputs, at in found:
             out[sid] = {"central": central, "low": low, "high": high, "confidence": confidence,
-                        "methods": method_list(methods) or [
-                            m["method"] for m in per_method(parse_json(inputs or shared.get((sid, at))))]}
+                        "methods": estimate_methods(methods, inputs or shared.get((sid, at)))}
     return out
