@@ -182,6 +182,11 @@ PARQUET_VARIANTS: dict[str, Callable[[pl.DataFrame], pl.DataFrame]] = {
     # Rejected, and worded as for the same file uploaded:
     "NaN": lambda f: _set(f, "accelerator_hours", 6, float("nan")),
     "infinity": lambda f: _set(f, "mean_context_tokens", 7, float("inf")),
+    # A count stored as a float keeps the rules an integer cannot break (finite, whole):
+    "a count stored as a float, NaN": lambda f: _set(f.with_columns(pl.col("requests").cast(pl.Float64)),
+                                                     "requests", 6, float("nan")),
+    "a count stored as a float, a fraction": lambda f: _set(f.with_columns(pl.col("requests").cast(pl.Float64)),
+                                                            "requests", 6, 10.5),
     "negative": lambda f: _set(f, "input_tokens", 6, -5),
     "utilization zero": lambda f: _set(f, "utilization", 7, 0.0),
     "utilization above 1": lambda f: _set(f, "utilization", 7, 1.5),

@@ -69,9 +69,10 @@ def _number_text(value: float) -> str:
 
 # --- rules of one cell ---------------------------------------------------------------------------
 
-def cell_rules(c: Column) -> list[Rule]:
+def cell_rules(c: Column, typed: pl.DataType | None = None) -> list[Rule]:
     """The rules of one cell, in the order they are reported. ``pl.col(c.name)`` is the cell stripped
-    (null when empty); for numbers it may be text or a number the reader typed."""
+    (null when empty); for numbers it may be text or a number the reader typed (``typed``: its type,
+    see :func:`number_rules`)."""
     raw, expect = pl.col(c.name), c.expectation()
     rules = [Rule(c.name, pl.lit(c.required) & raw.is_null(), _say(expect, "is empty"))]
     if c.type == "text":
@@ -94,24 +95,30 @@ def cell_rules(c: Column) -> list[Rule]:
                  pl.format("{} is outside the accepted dates; expected " + DATE_RANGE, x)),
         ]
     elif c.type in ("int", "float"):
-        rules += number_rules(c)
+        rules += number_rules(c, typed)
     return rules
 
 
-def number_rules(c: Column) -> list[Rule]:
-    """A number cell: parsed, finite, of the right sign, whole where a count, within its bounds."""
+def number_rules(c: Column, typed: pl.DataType | None = None) -> list[Rule]:
+    """A number cell: parsed, finite, of the right sign, whole where a count, within its bounds.
+
+    ``typed``: the type the reader gave the cell (the fast pass over typed reads; None for text).
+    The rules a value of that type cannot break are left out, as a third of a Parquet file's
+    predicates are: a number the reader typed has parsed, and an integer is finite and whole."""
     raw, expect = pl.col(c.name), c.expectation()
     x, text = raw.cast(pl.Float64, strict=False), shown(c.name)
-    rules = [
-        Rule(c.name, raw.is_not_null() & x.is_null(), _say(expect, "'{}' is not a number", text)),
-        Rule(c.name, x.is_nan(), _say(expect, "{} is not a finite number", text)),
-        Rule(c.name, x.is_infinite(), _say(expect, "{} is infinite or too large", text)),
-    ]
+    parsed = typed is not None and typed.is_numeric()
+    integer = typed is not None and typed.is_integer()
+    rules = [] if parsed else [
+        Rule(c.name, raw.is_not_null() & x.is_null(), _say(expect, "'{}' is not a number", text))]
+    if not integer:
+        rules += [Rule(c.name, x.is_nan(), _say(expect, "{} is not a finite number", text)),
+                  Rule(c.name, x.is_infinite(), _say(expect, "{} is infinite or too large", text))]
     if c.minimum is not None and c.minimum >= 0:
         rules.append(Rule(c.name, x < 0, _say(expect, "{} is negative", text)))
     if c.minimum is not None and (c.exclusive_minimum or c.minimum >= 1):
         rules.append(Rule(c.name, x == 0, _say(expect, "{} is zero", text)))
-    if c.type == "int":
+    if c.type == "int" and not integer:
         rules.append(Rule(c.name, x.floor() != x, _say(expect, "{} is not a whole number", text)))
     if c.maximum is not None:
         rules.append(Rule(c.name, x > c.maximum, _say(expect, f"{{}} is above {c.maximum:g}", text)))

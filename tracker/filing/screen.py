@@ -103,11 +103,16 @@ def _raw_key(name: str, dtype: pl.DataType) -> pl.Expr:
     return pl.col(name) if dtype == pl.Date else _raw_text(name)
 
 
+def _read_as_number(dtype: pl.DataType) -> bool:
+    """Whether the reader typed the cells as numbers the rules can take (else they are read as text)."""
+    return dtype == pl.Float64 or dtype.is_integer()
+
+
 def _number_cell(name: str, dtype: pl.DataType) -> pl.Expr:
     """The cell as the number rules read it: a number the reader typed, or the text stripped."""
     if dtype == pl.Float64:
         return pl.col(name)
-    if dtype.is_integer() or dtype == pl.Null:
+    if _read_as_number(dtype) or dtype == pl.Null:
         return pl.col(name).cast(pl.Float64)
     return stripped_or_null(pl.col(name))
 
@@ -129,11 +134,11 @@ def identity_hash(schema: pl.Schema) -> pl.Expr:
     return combined.alias(_IDENTITY)
 
 
-def _own_rules(*, segment: bool = False) -> list[Rule]:
-    """The rules of a row's own cells: its numbers, the row rule (a usage figure) and, with
-    ``segment``, its segment (which the fast pass checks once per distinct segment instead)."""
-    columns = (*_NUMBERS, _SEGMENT) if segment else _NUMBERS
-    return [r for c in columns for r in cell_rules(c)] + usage_row_rules()
+def _own_rules(schema: pl.Schema) -> list[Rule]:
+    """The rules of a row's own cells: its numbers (those their type as read can break) and the row
+    rule (a usage figure). Its segment is checked once per distinct segment instead."""
+    return [r for c in _NUMBERS for r in cell_rules(c, schema[c.name] if _read_as_number(schema[c.name]) else None)
+            ] + usage_row_rules()
 
 
 class _Segments:
@@ -206,7 +211,7 @@ class _Tap:
 
     def flags(self, schema: pl.Schema) -> pl.Expr:
         row = pl.struct(pl.col(ROW), identity_hash(schema), _raw_text("segment").alias("segment"),
-                        any_broken(_own_rules()).alias(_BREAKS))
+                        any_broken(_own_rules(schema)).alias(_BREAKS))
         return row.map_batches(self, return_dtype=pl.Boolean, is_elementwise=True).alias(_BREAKS)
 
     def facts(self) -> _RowFacts:
@@ -229,7 +234,7 @@ def _read_again(source: pl.LazyFrame, rows: pl.LazyFrame, schema: pl.Schema, any
             break
     broken: list[int] = []
     if any_broken_row:
-        found = rows.filter(any_broken(_own_rules())).select(ROW).head(limit + 1).collect(engine="streaming")
+        found = rows.filter(any_broken(_own_rules(schema))).select(ROW).head(limit + 1).collect(engine="streaming")
         broken = found.get_column(ROW).to_list()
     return _RowFacts(hashes, segments.distinct, broken)
 
@@ -346,7 +351,7 @@ def screen_usage(source: pl.LazyFrame, catalog: Catalog, *, limit: int = MAX_PRO
         schema = source.collect_schema()
         rows = source.with_row_index(ROW, offset=1).with_columns(
             pl.col(ROW).cast(pl.Int64), *[_number_cell(c.name, schema[c.name]).alias(c.name) for c in _NUMBERS])
-        flags = tap.flags(schema) if tap else any_broken(_own_rules()).alias(_BREAKS)
+        flags = tap.flags(schema) if tap else any_broken(_own_rules(schema)).alias(_BREAKS)
         raw = rows.select(*_row_values(schema), flags).group_by(list(USAGE_KEY)) \
             .agg(*_partial_columns(), pl.col(_BREAKS).any()).collect(engine="streaming")
         facts = tap.facts() if tap else _read_again(source, rows, schema, bool(raw.get_column(_BREAKS).any()), limit)
