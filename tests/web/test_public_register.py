@@ -21,6 +21,7 @@ from sqlmodel import Session
 from tests.dashboard import registration_factories as rf
 from tests.web.conftest import ORIGIN, Site, callback
 from tracker.api.register import PUBLIC_FIELDS
+from tracker.store.models import Registration
 from tracker.web.public import PAGE_ROUTER_OUTPUT, PUBLIC_CALLBACK_OUTPUTS, REGISTER_CALLBACK_OUTPUT
 
 PRIVATE_PATHS = ("/", "/systems", "/alerts", "/filings", "/regimes", "/portal", "/admin", "/registrations",
@@ -257,3 +258,32 @@ def test_api_register_is_in_the_openapi_document(site: Site) -> None:
                         ["PublicRegistration"])
     for confidential in ("compute_flop", "contact", "contest", "attachment", "estimate"):
         assert confidential not in schema
+
+
+def test_a_threshold_is_written_in_its_regimes_unit_on_the_page_and_in_the_exports(site: Site) -> None:
+    # A regime measured in training cost, not compute: its threshold must not read as FLOP.
+    from tests.dashboard import factories
+
+    with Session(site.engine) as session:
+        factories.regime(session, "us-cost-test", 1e8, metric="cost_usd_training")
+        seeded = rf.seed_registrations(session, site.world.ids, regime_id="us-cost-test")
+        for registration_id in seeded.ids.values():
+            row = session.get(Registration, registration_id)
+            assert row is not None
+            row.threshold = 1e8  # the number crossed, copied from the regime when the registration opened
+            session.add(row)
+        session.commit()
+    shown = table_text(register_callback(site.client(), "acme").json)
+    assert "100,000,000 USD" in shown and "FLOP" not in shown
+    acme = site.client().get("/api/v1/register?q=acme").json["registrations"][0]
+    assert acme["regime_id"] == "us-cost-test" and acme["threshold"] == 1e8
+    assert acme["metric"] == "cost_usd_training"
+    rows = list(csv.DictReader(io.StringIO(site.client().get("/api/v1/register.csv?q=acme").data.decode("utf-8-sig"))))
+    assert list(rows[0])[-1] == "metric" and rows[0]["metric"] == "cost_usd_training"
+
+
+def test_a_training_compute_threshold_reads_in_flop(site: Site, registered: rf.Registrations) -> None:
+    shown = table_text(register_callback(site.client(), "acme").json)
+    assert "FLOP" in shown and "USD" not in shown
+    assert site.client().get("/api/v1/register?q=acme").json["registrations"][0]["metric"] == \
+        "training_flop_cumulative"

@@ -100,6 +100,8 @@ _REGISTRATION = {
         "registered_at": {"type": ["string", "null"], "format": "date-time"},
         "certificate_status": {"type": ["string", "null"], "enum": ["valid", "revoked", "superseded", None]},
         "certificate_url": {"type": ["string", "null"]},
+        "metric": {"type": ["string", "null"], "description": "what the regime's threshold measures, and so its "
+                   "unit: training_flop_cumulative in FLOP, cost_usd_training in USD... (regimes.yaml)"},
     },
     "required": ["registration_number", "provider", "system", "regime_id", "state"],
 }

@@ -43,6 +43,7 @@ PUBLIC_COLUMNS: tuple[tuple[str, str], ...] = (
     ("registered_at", "registered_at"),
     ("certificate_status", "certificate_status"),
     ("certificate_url", "certificate_url"),
+    ("metric", "metric"),  # what the threshold measures (its unit); last, so earlier CSV columns keep their place
 )
 PUBLIC_FIELDS = tuple(key for key, _ in PUBLIC_COLUMNS)
 

@@ -11,7 +11,7 @@ import typer
 from tracker.cli.errors import fail
 from tracker.regimes.settings import SETTABLE_METRICS, SettingError, record_setting, settable_ids, stored_settings
 from tracker.store.db import session_scope
-from tracker.units import format_flop
+from tracker.units import format_metric
 
 regimes_app = typer.Typer(help="Regimes: regulator-set thresholds and declarable conditions.", no_args_is_help=True)
 
@@ -40,7 +40,7 @@ def set_threshold(
                                      threshold=threshold, reason=reason, set_by=by, actor=f"cli:{by}")
     except SettingError as exc:
         fail(str(exc))
-    typer.echo(f"{setting.regime_id}: {setting.metric} ≥ {format_flop(setting.threshold)} "
+    typer.echo(f"{setting.regime_id}: {setting.metric} ≥ {format_metric(setting.threshold, setting.metric)} "
                f"(setting {setting.id}, by {setting.set_by}); the next evaluation uses it")
 
 
@@ -74,7 +74,8 @@ def settings(
         state = "in force" if s.regime_id not in seen else "replaced"
         seen.add(s.regime_id)
         table.append([str(s.id), f"{names.get(s.regime_id, s.regime_id)}\n({s.metric})",
-                      f"≥ {format_flop(s.threshold)}", state, instant_text(s.set_at), f"{s.set_by}: {s.reason}"])
+                      f"≥ {format_metric(s.threshold, s.metric)}", state, instant_text(s.set_at),
+                      f"{s.set_by}: {s.reason}"])
     print_table("Regulator-set thresholds, newest first", [
         Column("ID", figure=True, right=True), Column("Regime (metric)"), Column("Threshold", figure=True),
         Column("State", figure=True), Column("Set", figure=True), Column("By: reason")], table)

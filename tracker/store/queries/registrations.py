@@ -129,7 +129,7 @@ def public_register(session: Session, search: str | None = None, limit: int = 10
                           .correlate(r.id.table).scalar_subquery())
     query = (sa.select(r.registration_number, p.name.label("provider"), p.slug.label("provider_slug"),
                        s.name.label("system"), s.version, r.regime_id.label("regime"),
-                       g.instrument.label("regime_name"),
+                       g.instrument.label("regime_name"), g.metric,
                        sa.func.coalesce(r.threshold, g.threshold).label("threshold"), r.state, r.crossed_on,
                        r.registered_at, latest_certificate.label("certificate_status"), f.tier)
              .join(s.id.table, s.id == r.system_id).join(p.id.table, p.id == r.provider_id)
