@@ -103,8 +103,8 @@ def number_rules(c: Column, typed: pl.DataType | None = None) -> list[Rule]:
     """A number cell: parsed, finite, of the right sign, whole where a count, within its bounds.
 
     ``typed``: the type the reader gave the cell (the fast pass over typed reads; None for text).
-    The rules a value of that type cannot break are left out, as a third of a Parquet file's
-    predicates are: a number the reader typed has parsed, and an integer is finite and whole."""
+    The rules a value of that type cannot break are left out: a number the reader typed has
+    parsed, and an integer is finite and whole."""
     raw, expect = pl.col(c.name), c.expectation()
     x, text = raw.cast(pl.Float64, strict=False), shown(c.name)
     parsed = typed is not None and typed.is_numeric()
