@@ -13,7 +13,15 @@ from urllib.parse import urlencode
 import dash
 from dash import Input, Output, callback, dcc, html
 
-from dashboards.components.formatting import card, empty_state, format_metric, page_header, table, when
+from dashboards.components.formatting import (
+    card,
+    empty_state,
+    format_metric,
+    page_header,
+    system_label,
+    table,
+    when,
+)
 from tracker.api.register import MAX_SEARCH_CHARS, clean_search, public_rows
 from tracker.web.auth import read_session
 
@@ -84,7 +92,7 @@ def results_view(rows: list[dict[str, Any]], page: int, more: bool, search: str 
     headers = ["Registration number", "Provider", "System", "Regime", "Threshold", *(["Tier"] if with_tier else []),
                "State", "Registered", "Certificate"]
     body = [[html.Code(row.get("registration_number") or "—"), row.get("provider"),
-             f"{row.get('system')}{' ' + row['version'] if row.get('version') else ''}", _regime(row),
+             system_label(row.get("system"), row.get("version")), _regime(row),
              format_metric(row.get("threshold"), row.get("metric")), *([row.get("tier") or "—"] if with_tier else []),
              html.Span(row.get("state"), className=f"badge registration-{row.get('state')}"),
              when(row.get("registered_at")), _certificate(row)] for row in rows]

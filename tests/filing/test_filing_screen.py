@@ -59,6 +59,15 @@ def write_csv(path: Path, rows: list[list[str]], header: list[str] = HEADER) -> 
     return path
 
 
+def as_format(path: Path, fmt: str) -> Path:
+    """The CSV at ``path``, or (``fmt`` parquet) the same cells as text in a Parquet file beside it."""
+    if fmt != "parquet":
+        return path
+    parquet = path.with_suffix(".parquet")
+    pl.read_csv(path, infer_schema=False, empty_string_is_null=False).write_parquet(parquet)
+    return parquet
+
+
 def outcome(parse: Callable[[], Any]) -> Outcome:
     try:
         parsed = parse()
@@ -362,10 +371,7 @@ SEGMENT_CASES = {
 @pytest.mark.parametrize("case", list(SEGMENT_CASES))
 def test_segments_too_many_to_keep_are_checked_row_by_row_to_the_same_outcome(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str, fmt: str) -> None:
-    path = write_csv(tmp_path / "usage.csv", SEGMENT_CASES[case])
-    if fmt == "parquet":
-        pl.read_csv(path, infer_schema=False, empty_string_is_null=False).write_parquet(tmp_path / "usage.parquet")
-        path = tmp_path / "usage.parquet"
+    path = as_format(write_csv(tmp_path / "usage.csv", SEGMENT_CASES[case]), fmt)
     kept = screened_and_exact(path)
     monkeypatch.setattr(screen, "SEGMENTS_KEPT", 1)  # every file here has more distinct segments
     row_by_row = screened_and_exact(path)
@@ -376,10 +382,7 @@ def test_segments_too_many_to_keep_are_checked_row_by_row_to_the_same_outcome(
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
 def test_a_clean_file_with_too_many_segments_to_keep_is_still_vouched_for(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str) -> None:
-    path = write_csv(tmp_path / "usage.csv", clean_rows())
-    if fmt == "parquet":
-        pl.read_csv(path, infer_schema=False, empty_string_is_null=False).write_parquet(tmp_path / "usage.parquet")
-        path = tmp_path / "usage.parquet"
+    path = as_format(write_csv(tmp_path / "usage.csv", clean_rows()), fmt)
     checked: list[list[int] | None] = []
     row_by_row = screen._segments_row_by_row
     monkeypatch.setattr(screen, "SEGMENTS_KEPT", 39)  # 40 distinct segments

@@ -102,14 +102,13 @@ def cell_rules(c: Column, typed: pl.DataType | None = None) -> list[Rule]:
 def number_rules(c: Column, typed: pl.DataType | None = None) -> list[Rule]:
     """A number cell: parsed, finite, of the right sign, whole where a count, within its bounds.
 
-    ``typed``: the type the reader gave the cell (the fast pass over typed reads; None for text).
-    The rules a value of that type cannot break are left out: a number the reader typed has
+    ``typed``: the number type the reader gave the cell (the fast pass over typed reads; None for
+    text). The rules a value of that type cannot break are left out: a number the reader typed has
     parsed, and an integer is finite and whole."""
     raw, expect = pl.col(c.name), c.expectation()
     x, text = raw.cast(pl.Float64, strict=False), shown(c.name)
-    parsed = typed is not None and typed.is_numeric()
     integer = typed is not None and typed.is_integer()
-    rules = [] if parsed else [
+    rules = [] if typed is not None else [
         Rule(c.name, raw.is_not_null() & x.is_null(), _say(expect, "'{}' is not a number", text))]
     if not integer:
         rules += [Rule(c.name, x.is_nan(), _say(expect, "{} is not a finite number", text)),

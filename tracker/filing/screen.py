@@ -137,8 +137,9 @@ def identity_hash(schema: pl.Schema) -> pl.Expr:
 def _own_rules(schema: pl.Schema) -> list[Rule]:
     """The rules of a row's own cells: its numbers (those their type as read can break) and the row
     rule (a usage figure). Its segment is checked once per distinct segment instead."""
-    return [r for c in _NUMBERS for r in cell_rules(c, schema[c.name] if _read_as_number(schema[c.name]) else None)
-            ] + usage_row_rules()
+    numbers = [r for c in _NUMBERS
+               for r in cell_rules(c, schema[c.name] if _read_as_number(schema[c.name]) else None)]
+    return numbers + usage_row_rules()
 
 
 class _Segments:
